@@ -1,0 +1,121 @@
+"""``mbplan train``: train a world model with teacher forcing or scheduled sampling.
+
+Examples::
+
+    mbplan train --preset billiard --core gatel0rd --regime tf --data data/bb --out runs/bb_g_tf
+    mbplan train --preset billiard --core gru --regime ss --data data/bb --out runs/x --epochs 50 \
+        --model.reg-lambda 0.01
+    mbplan train --resume runs/bb_g_tf            # continue after Ctrl-C
+    mbplan train --resume runs/bb_g_tf --epochs 200  # extend a finished run
+
+Every field of ``mbplan.training.config.TrainConfig`` is an option (``--help`` lists them with the
+preset's values as defaults); ``--model.<name>`` overrides one entry of the task's model preset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+HELP = "train a world model (teacher forcing or scheduled sampling); resume a run"
+
+
+def _model_preset(task: str) -> dict:
+    """The task's model kwargs, so that each becomes a ``--model.<name>`` option."""
+    try:
+        from mbplan.models import preset
+    except ImportError:  # pragma: no cover - models package missing
+        return {}
+    try:
+        return dict(preset(task))
+    except (KeyError, ValueError):
+        return {}
+
+
+def parse_config(argv: Sequence[str], prog: str, description: str):  # noqa: ANN201
+    """Parse ``--preset NAME`` and then every ``TrainConfig`` field from ``argv``.
+
+    Args:
+        argv: command-line arguments (``--preset`` may appear anywhere; default ``billiard``).
+        prog: program name shown in ``--help``.
+        description: help text.
+
+    Returns:
+        The ``TrainConfig`` with the preset's values overridden by the given options.
+    """
+    import tyro
+
+    from mbplan.training.config import PRESETS, preset_config
+
+    first = argparse.ArgumentParser(add_help=False)
+    first.add_argument("--preset", default="billiard", choices=sorted(PRESETS))
+    known, rest = first.parse_known_args(list(argv))
+    default = preset_config(known.preset)
+    default = default.replace(model={**_model_preset(default.task), **default.model})
+    return tyro.cli(
+        type(default),
+        args=rest,
+        default=default,
+        prog=prog,
+        description=f"{description}\n\n--preset {{{','.join(sorted(PRESETS))}}} picks the "
+        f"defaults (now: {known.preset}).",
+        config=(tyro.conf.FlagConversionOff,),
+    )
+
+
+def _resume_arguments(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="mbplan train --resume", description="Continue an interrupted or finished run."
+    )
+    parser.add_argument("--resume", required=True, metavar="RUN_DIR", help="the run to continue")
+    parser.add_argument("--epochs", type=int, help="new total number of epochs (to extend a run)")
+    parser.add_argument("--device", help="torch device (default: the run's)")
+    parser.add_argument("--data", help="dataset directory (default: the run's)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser.parse_args(list(argv))
+
+
+def main(argv: list[str]) -> int:
+    """Run ``mbplan train``; returns 0 when done, 130 after Ctrl-C, 1 on a non-finite loss."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from mbplan.training.trainer import NonFiniteLossError, Trainer
+
+    if any(arg == "--resume" or arg.startswith("--resume=") for arg in argv):
+        args = _resume_arguments(argv)
+        overrides = {
+            key: value
+            for key in ("epochs", "device", "data")
+            if (value := getattr(args, key)) is not None
+        }
+        if args.no_progress:
+            overrides["progress"] = False
+        trainer = Trainer.resume(args.resume, **overrides)
+        print(
+            f"resuming {args.resume} at epoch {trainer.position.epoch}, "
+            f"batch {trainer.position.batch}"
+        )
+    else:
+        config = parse_config(argv, "mbplan train", "Train a world model.")
+        if not config.data or not config.out:
+            print("mbplan train: --data and --out are required", file=sys.stderr)
+            return 2
+        trainer = Trainer(config)
+        print(f"training {config.core} ({config.regime}) on {config.data} -> {config.out}")
+    try:
+        result = trainer.fit()
+    except NonFiniteLossError as err:
+        print(f"mbplan train: {err}", file=sys.stderr)
+        return 1
+    if result.interrupted:
+        print(
+            f"interrupted at epoch {result.epochs_done}, batch {result.batches_done}; "
+            f"checkpoint saved. Continue with: mbplan train --resume {result.run_dir}"
+        )
+        return 130
+    print(
+        f"done: {result.epochs_done} epochs, best validation MSE {result.best_val_mse:.6g} "
+        f"at epoch {result.best_epoch}; run in {result.run_dir}"
+    )
+    return 0

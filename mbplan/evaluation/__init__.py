@@ -1,0 +1,1 @@
+"""Evaluating world models: autoregressive N-step error, gate and latent analysis, plots."""

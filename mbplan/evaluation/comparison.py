@@ -1,0 +1,141 @@
+"""Compare evaluated runs: one table (mean and spread over seeds) and figures for several models.
+
+Input is a list of ``evaluate_run`` result dicts (one per run); runs are grouped by (core, regime)
+and the seeds of a group are summarised by their mean and sample standard deviation.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mbplan.evaluation import plots
+from mbplan.training.run_directory import RunDirectory, write_json_atomic, write_text_atomic
+
+#: regime names as shown in tables.
+REGIME_NAMES = {"tf": "teacher forcing", "ss": "scheduled sampling"}
+
+
+def group_label(result: dict[str, Any]) -> str:
+    """Label of a run's group: ``"<core> (<regime>)"``."""
+    return f"{result['run']['core']} ({result['run']['regime']})"
+
+
+def group_results(results: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Group results by ``group_label``, keeping first-seen order."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for result in results:
+        groups.setdefault(group_label(result), []).append(result)
+    return groups
+
+
+def mean_spread(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    array = np.asarray(values, dtype=np.float64)
+    spread = float(array.std(ddof=1)) if array.size > 1 else 0.0
+    return float(array.mean()), spread
+
+
+def summarize(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per group: seeds, N-step MSE, last-step MSE and gate statistics, mean and std.
+
+    Returns:
+        Rows with ``label``, ``core``, ``regime``, ``seeds``, ``horizon``, ``mse`` and
+        ``mse_std``, ``last_step_mse`` and ``last_step_mse_std``, and for gated cores
+        ``gate_rate``, ``open_step_fraction``, ``dims_used``, ``openings_per_sequence`` (means).
+    """
+    rows = []
+    for label, members in group_results(results).items():
+        mse, mse_std = mean_spread([m["mse"] for m in members])
+        last, last_std = mean_spread([m["mse_per_step"][-1] for m in members])
+        row: dict[str, Any] = {
+            "label": label,
+            "core": members[0]["run"]["core"],
+            "regime": members[0]["run"]["regime"],
+            "seeds": [m["run"]["seed"] for m in members],
+            "horizon": members[0]["horizon"],
+            "mse": mse,
+            "mse_std": mse_std,
+            "last_step_mse": last,
+            "last_step_mse_std": last_std,
+        }
+        gated = [m["gates"] for m in members if m.get("gates")]
+        if gated:
+            for key in ("gate_rate", "open_step_fraction", "dims_used", "openings_per_sequence"):
+                row[key] = float(np.mean([g[key] for g in gated]))
+        rows.append(row)
+    return rows
+
+
+def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Render ``summarize`` rows as a Markdown table."""
+    lines = [
+        "| core | regime | seeds | N | N-step MSE (mean ± std) | last-step MSE (mean ± std) "
+        "| gate rate | openings / sequence |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        gate_rate = f"{row['gate_rate']:.4f}" if "gate_rate" in row else "–"
+        openings = f"{row['openings_per_sequence']:.2f}" if "openings_per_sequence" in row else "–"
+        lines.append(
+            f"| {row['core']} | {REGIME_NAMES.get(row['regime'], row['regime'])} "
+            f"| {len(row['seeds'])} | {row['horizon']} "
+            f"| {row['mse']:.3g} ± {row['mse_std']:.2g} "
+            f"| {row['last_step_mse']:.3g} ± {row['last_step_mse_std']:.2g} "
+            f"| {gate_rate} | {openings} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def learning_curves(
+    results: Sequence[dict[str, Any]],
+) -> dict[str, list[tuple[list[float], list[float]]]]:
+    """Validation curves per group, read from each run's ``metrics.jsonl``."""
+    curves: dict[str, list[tuple[list[float], list[float]]]] = {}
+    for label, members in group_results(results).items():
+        for member in members:
+            rows = RunDirectory(member["run"]["run_dir"]).read_metrics()
+            curves.setdefault(label, []).append(
+                ([row["epoch"] for row in rows], [row["val_mse"] for row in rows])
+            )
+    return curves
+
+
+def write_comparison(
+    results: Sequence[dict[str, Any]], out_dir: str | os.PathLike[str], title: str = ""
+) -> dict[str, Path]:
+    """Write the table (``comparison.md``, ``.json``) and the figures of a comparison.
+
+    Files: ``comparison.md``, ``comparison.json``, ``step_errors.png``, ``learning_curves.png``.
+
+    Args:
+        results: ``evaluate_run`` dicts.
+        out_dir: destination folder (created).
+        title: figure title prefix.
+
+    Returns:
+        Name -> path of the files written.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = summarize(results)
+    step_curves = {
+        label: [m["mse_per_step"] for m in members]
+        for label, members in group_results(results).items()
+    }
+    return {
+        "table": write_text_atomic(out_dir / "comparison.md", markdown_table(rows)),
+        "json": write_json_atomic(out_dir / "comparison.json", {"rows": rows, "runs": results}),
+        "step_errors": plots.plot_step_errors(
+            step_curves, out_dir / "step_errors.png", title=f"{title} error per step".strip()
+        ),
+        "learning_curves": plots.plot_learning_curves(
+            learning_curves(results),
+            out_dir / "learning_curves.png",
+            title=f"{title} validation error".strip(),
+        ),
+    }

@@ -1,0 +1,70 @@
+"""Shepherd's sheep-reappearance error: can the model say where a hidden object comes back?
+
+The reference's metric (``shared/reference/gatel0rd.md`` Sec. 2.3, the paper's Fig. 5b): feed the
+real observations while the gate is closed (teacher forcing until the gate opens, closed loop
+after), then take the squared error of the predicted sheep x position (observation element 4) at
+the step where the gate flag switches on. With ``s`` the first index with ``gate_open[s] = 1``, that
+is the one-step prediction ``predictions[:, s - 1]`` of ``observations[:, s]``, made from the real
+inputs up to ``s - 1`` while the sheep was hidden. Sequences whose gate never opens (or is open from
+the start) are left out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from mbplan.evaluation.prediction import predict
+from mbplan.training.batches import SequenceTensors
+
+#: index of the sheep's x position in the Shepherd observation.
+SHEEP_X = 4
+
+
+def reappearance_error(
+    model: Any,
+    data: SequenceTensors,
+    flag: str = "gate_open",
+    dimension: int = SHEEP_X,
+    batch_size: int = 512,
+) -> dict[str, Any]:
+    """Squared error of the predicted ``dimension`` at the step where ``flag`` switches on.
+
+    Args:
+        model: the world model.
+        data: sequences with the flag column ``flag`` in ``data.flag_names``.
+        flag: name of the event flag (Shepherd: ``gate_open``).
+        dimension: observation element scored (Shepherd: 4, the sheep's x).
+        batch_size: sequences per forward pass.
+
+    Returns:
+        ``{"n": sequences scored, "mse": mean squared error (NaN if none), "errors": per
+        sequence}``.
+
+    Raises:
+        ValueError: if ``flag`` is not among the data's flags or ``dimension`` is out of range.
+    """
+    if flag not in data.flag_names:
+        raise ValueError(f"flag: expected one of {list(data.flag_names)}, got {flag!r}")
+    obs_dim = data.observations.shape[-1]
+    if not 0 <= dimension < obs_dim:
+        raise ValueError(f"dimension: expected a value in [0, {obs_dim}), got {dimension!r}")
+    is_open = data.flags[:, :, data.flag_names.index(flag)] > 0.5  # (n, T + 1)
+    switches = is_open.any(dim=1) & ~is_open[:, 0]
+    data = data.select(switches)
+    if len(data) == 0:
+        return {"n": 0, "mse": float("nan"), "errors": []}
+    is_open = is_open[switches]
+    first_open = is_open.int().argmax(dim=1)  # s: first index with the flag on, >= 1
+    # real input while the gate is closed at the input step t (t < s), own predictions after
+    result = predict(model, data, teacher_mask=~is_open[:, :-1], batch_size=batch_size)
+    rows = torch.arange(len(data), device=first_open.device)
+    predicted = result.predictions[rows, first_open - 1, dimension]
+    true = data.observations[rows, first_open, dimension]
+    errors = (predicted.double() - true.double()) ** 2
+    return {
+        "n": len(data),
+        "mse": float(errors.mean()),
+        "errors": [float(value) for value in errors],
+    }

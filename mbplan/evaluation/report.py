@@ -1,0 +1,170 @@
+"""Evaluate a training run: N-step errors, gate statistics, event errors and figures, as JSON.
+
+``evaluate_run`` is what ``mbplan evaluate RUN_DIR`` does: load the run's best (or last) model,
+evaluate it on a split of its dataset (or another dataset of the same world, e.g. a generalisation
+set), write ``evaluation_<split>.json`` into the run folder and, if asked, the figures.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mbplan.evaluation import plots
+from mbplan.evaluation.latents import latent_trajectories
+from mbplan.evaluation.prediction import evaluate_prediction
+from mbplan.evaluation.reappearance import reappearance_error
+from mbplan.training.batches import SequenceTensors, load_split
+from mbplan.training.checkpoint import load_checkpoint, model_from_checkpoint
+from mbplan.training.config import TrainConfig
+from mbplan.training.run_directory import RunDirectory, write_json_atomic
+
+logger = logging.getLogger(__name__)
+
+#: which checkpoint of a run to evaluate.
+CHECKPOINTS = {"best": "best_checkpoint", "last": "last_checkpoint"}
+
+
+def load_run_model(
+    run_dir: str | os.PathLike[str], which: str = "best", device: str = "cpu"
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Return the run's model (eval mode) and its checkpoint dict.
+
+    Raises:
+        ValueError: for an unknown ``which``.
+    """
+    if which not in CHECKPOINTS:
+        raise ValueError(f"which: expected one of {sorted(CHECKPOINTS)}, got {which!r}")
+    path = getattr(RunDirectory(run_dir), CHECKPOINTS[which])
+    payload = load_checkpoint(path, map_location=device)
+    return model_from_checkpoint(payload, device=device), payload
+
+
+def plot_examples(
+    model: Any, data: SequenceTensors, plots_dir: str | os.PathLike[str], per_subset: int = 1
+) -> list[Path]:
+    """Write prediction and latent-state figures for the first sequences of every subset.
+
+    Args:
+        model: the world model.
+        data: evaluation sequences.
+        plots_dir: folder for the PNG files.
+        per_subset: sequences drawn per subset.
+
+    Returns:
+        The files written.
+    """
+    plots_dir = Path(plots_dir)
+    chosen = []
+    for index in torch.unique(data.subset).tolist():
+        chosen += torch.nonzero(data.subset == index).flatten()[:per_subset].tolist()
+    examples = data.select(torch.tensor(chosen, device=data.subset.device))
+    latents = latent_trajectories(model, examples)
+    k = int(model.k)
+    written = []
+    for row, item in enumerate(chosen):
+        subset = int(examples.subset[row])
+        name = data.subset_names[subset] if subset < len(data.subset_names) else str(subset)
+        stem = f"seq{item:05d}_{name}"
+        gate_open = None if latents.gate_open is None else latents.gate_open[row]
+        title = f"{name}, sequence {item}"
+        written.append(
+            plots.plot_prediction_dims(
+                examples.observations[row],
+                latents.predictions[row],
+                k,
+                plots_dir / f"{stem}_dims.png",
+                title=title,
+            )
+        )
+        if examples.observations.shape[-1] >= 2:
+            written.append(
+                plots.plot_prediction_plane(
+                    examples.observations[row],
+                    latents.predictions[row],
+                    k,
+                    plots_dir / f"{stem}_plane.png",
+                    gate_open=gate_open,
+                    title=title,
+                )
+            )
+        written.append(
+            plots.plot_latents(
+                latents.relative[row], plots_dir / f"{stem}_latents.png", gate_open, title=title
+            )
+        )
+    return written
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike[str],
+    data: str | None = None,
+    split: str = "test",
+    horizon: int | None = None,
+    plots_dir: str | os.PathLike[str] | None = None,
+    which: str = "best",
+    subsets: tuple[str, ...] | None = None,
+    device: str = "cpu",
+    output: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Evaluate a run and write its results as JSON.
+
+    Args:
+        run_dir: the run folder.
+        data: dataset directory (default: the one the run was trained on).
+        split: split to evaluate (``test``, ``val``, ...; ``None`` for all sequences).
+        horizon: prediction steps ``N`` (default: the whole window).
+        plots_dir: folder for figures (none when ``None``).
+        which: ``best`` or ``last`` checkpoint.
+        subsets: subsets to evaluate (default: those the run was trained on).
+        device: torch device.
+        output: JSON file (default: ``RUN_DIR/evaluation_<split>.json``).
+
+    Returns:
+        ``evaluate_prediction``'s dict plus ``run`` (run folder, core, regime, seed, checkpoint
+        epoch, split, data) and, when the data have a ``gate_open`` flag, ``reappearance``.
+    """
+    run = RunDirectory(run_dir)
+    config = TrainConfig.from_dict(run.read_config())
+    model, payload = load_run_model(run_dir, which, device)
+    root = data or config.data
+    sequences = load_split(root, split, subsets or config.subsets, config.window).to(device)
+    results = evaluate_prediction(model, sequences, horizon=horizon)
+    results["run"] = {
+        "run_dir": str(run.path),
+        "core": config.core,
+        "regime": config.regime,
+        "task": config.task,
+        "seed": config.seed,
+        "model": config.model,
+        "checkpoint": which,
+        "epoch": int(payload["epoch"]),
+        "split": split,
+        "data": str(root),
+    }
+    if "gate_open" in sequences.flag_names:
+        results["reappearance"] = reappearance_error(model, sequences)
+    if plots_dir is not None:
+        if horizon is not None:
+            sequences = sequences.truncate(horizon)
+        plot_examples(model, sequences, plots_dir)
+        plots.plot_step_errors(
+            {f"{config.core} ({config.regime})": [results["mse_per_step"]]},
+            Path(plots_dir) / "step_errors.png",
+        )
+        rows = run.read_metrics()
+        if rows:
+            plots.plot_learning_curves(
+                {
+                    f"{config.core} ({config.regime})": [
+                        ([r["epoch"] for r in rows], [r["val_mse"] for r in rows])
+                    ]
+                },
+                Path(plots_dir) / "learning_curve.png",
+            )
+    write_json_atomic(output or run.path / f"evaluation_{split}.json", results)
+    return results

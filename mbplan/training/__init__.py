@@ -1,0 +1,1 @@
+"""Training world models: teacher forcing, scheduled sampling, runs on disk, checkpoints, resume."""
