@@ -1,0 +1,36 @@
+"""Sampling-based trajectory optimisers (iCEM, CEM, MPPI) and model-predictive control.
+
+``planners`` depends only on torch and numpy: models and envs are reached through the small
+protocols in :mod:`planners.protocols`.
+"""
+
+from __future__ import annotations
+
+from planners.action_box import ActionBox
+from planners.cem import CEM
+from planners.colored_noise import ColoredNoise, powerlaw_psd_gaussian
+from planners.costs import RRCCost, ShepherdCost, reduce_along_trajectory, task_cost_for
+from planners.ground_truth import GroundTruthModel
+from planners.icem import ICEM
+from planners.mpc import EpisodeResult, make_objective, run_mpc, success_rate
+from planners.mppi import MPPI
+from planners.sampling import SamplingPlanner
+
+__all__ = [
+    "CEM",
+    "ICEM",
+    "MPPI",
+    "ActionBox",
+    "ColoredNoise",
+    "EpisodeResult",
+    "GroundTruthModel",
+    "RRCCost",
+    "SamplingPlanner",
+    "ShepherdCost",
+    "make_objective",
+    "powerlaw_psd_gaussian",
+    "reduce_along_trajectory",
+    "run_mpc",
+    "success_rate",
+    "task_cost_for",
+]

@@ -1,0 +1,215 @@
+"""Task costs and success tests of the GateL0RD paper's planning tasks (RRC and Shepherd).
+
+From the paper code's iCEM wrappers (``shared/reference/gatel0rd.md`` Sec. 4), on the observation
+layouts of Sec. 2.2-2.3. All constants live in this module:
+
+* **Robot Remote Control** (observation ``[agent x, agent y, robot x - 2, robot y]``): the cost of a
+  step is the distance of the robot to the goal, ``||obs[2:4] - (0.5, -0.5)||``; the goal is at
+  ``(2.5, -0.5)`` in the world, ``(0.5, -0.5)`` in observation space. Success: the robot within
+  ``1.5 x`` the env's goal threshold ``0.1``, i.e. ``0.15``.
+* **Shepherd** (observation ``[agent x', agent y', cage x', cage y', sheep x - 2, sheep y, stable
+  height]`` with ``x' = (x - 1) / 2``, ``y' = (y + 0.5) / 2``; the sheep is observed as ``(0, 0)``
+  while hidden): in world coordinates,
+  ``cost = clamp(2 * [sheep y > -0.1] + ||cage - sheep||, 0, 2)``, so 2 while the sheep is hidden
+  or has not walked below ``y = -0.1``. Success: the sheep caught by the env, or caught with the
+  reference wrapper's catch radius ``1.2 x 0.1 = 0.12``: gate open, cage not carried, cage-sheep
+  distance below 0.12. (The reference wrapper also enlarges the lever radius to 0.24 and starts
+  agent and cage at ``x = 2.9``; those change the env, not the cost, and are not reproduced here.)
+
+Per-step costs are reduced along the horizon by :func:`reduce_along_trajectory` (the reference's
+``cost_along_trajectory``: ``sum`` by default, ``best`` or ``final``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from planners.protocols import TaskCost
+
+# --- Robot Remote Control ------------------------------------------------------------
+#: Goal of the robot in observation space (world (2.5, -0.5); the observation stores robot x - 2).
+RRC_GOAL_OBS: tuple[float, float] = (0.5, -0.5)
+#: Slice of the robot position in the RRC observation.
+RRC_ROBOT_SLICE = slice(2, 4)
+#: The env's goal threshold (reward and termination within this distance).
+RRC_GOAL_THRESHOLD = 0.1
+#: The planning wrapper's success radius factor.
+RRC_SUCCESS_FACTOR = 1.5
+
+# --- Shepherd ------------------------------------------------------------------------
+#: Slices of the cage (normalised) and sheep (x - 2, y) positions in the Shepherd observation.
+SHEPHERD_CAGE_SLICE = slice(2, 4)
+SHEPHERD_SHEEP_SLICE = slice(4, 6)
+#: World x, y of a normalised position x', y': x = scale * x' + offset.
+SHEPHERD_POS_SCALE = 2.0
+SHEPHERD_POS_OFFSET: tuple[float, float] = (1.0, -0.5)
+#: World x offset of the sheep observation (sheep x - 2).
+SHEPHERD_SHEEP_X_OFFSET = 2.0
+#: The sheep must be below this world y before the distance term counts.
+SHEPHERD_SHEEP_Y_LIMIT = -0.1
+#: Penalty while the sheep is hidden or above the limit, and the cap of the cost.
+SHEPHERD_COST_CAP = 2.0
+#: The env's catch radius (cage to sheep) and the planning wrapper's factor.
+SHEPHERD_CATCH_THRESHOLD = 0.1
+SHEPHERD_SUCCESS_FACTOR = 1.2
+
+
+def _check_obs(obs: torch.Tensor, min_dim: int, task: str) -> None:
+    if obs.ndim < 1 or obs.shape[-1] < min_dim:
+        raise ValueError(
+            f"{task} cost expects observations of shape (..., obs_dim >= {min_dim}), "
+            f"got {tuple(obs.shape)}"
+        )
+
+
+@dataclass(frozen=True)
+class RRCCost:
+    """Robot Remote Control: distance of the robot to the goal.
+
+    Attributes:
+        goal: goal in observation space, ``(robot x - 2, robot y)``.
+        success_radius: success when the robot is closer than this to the goal.
+    """
+
+    goal: tuple[float, float] = RRC_GOAL_OBS
+    success_radius: float = RRC_SUCCESS_FACTOR * RRC_GOAL_THRESHOLD
+
+    def step_cost(self, obs: torch.Tensor) -> torch.Tensor:
+        """Distance of the robot to the goal.
+
+        Args:
+            obs: ``(..., 4)`` RRC observations.
+
+        Returns:
+            ``(...)`` distances.
+        """
+        _check_obs(obs, 4, "RRC")
+        goal = torch.tensor(self.goal, device=obs.device, dtype=obs.dtype)
+        return torch.linalg.vector_norm(obs[..., RRC_ROBOT_SLICE] - goal, dim=-1)
+
+    def is_success(self, obs: np.ndarray, info: Mapping[str, Any]) -> bool:
+        """Whether the robot is within :attr:`success_radius` of the goal.
+
+        Args:
+            obs: ``(4,)`` real observation.
+            info: the env's info (unused).
+
+        Returns:
+            The success flag.
+        """
+        robot = np.asarray(obs, dtype=np.float64)[RRC_ROBOT_SLICE]
+        return bool(np.linalg.norm(robot - np.asarray(self.goal)) < self.success_radius)
+
+
+@dataclass(frozen=True)
+class ShepherdCost:
+    """Shepherd: bring the cage to the sheep once it has come out below ``y = -0.1``.
+
+    Attributes:
+        success_radius: catch radius for success, cage to sheep, world units.
+    """
+
+    success_radius: float = SHEPHERD_SUCCESS_FACTOR * SHEPHERD_CATCH_THRESHOLD
+
+    @staticmethod
+    def world_positions(obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cage and sheep positions in world coordinates.
+
+        Args:
+            obs: ``(..., 7)`` Shepherd observations.
+
+        Returns:
+            ``(cage (..., 2), sheep (..., 2))``; a hidden sheep comes out at ``(2, 0)``.
+        """
+        _check_obs(obs, 6, "Shepherd")
+        offset = torch.tensor(SHEPHERD_POS_OFFSET, device=obs.device, dtype=obs.dtype)
+        cage = SHEPHERD_POS_SCALE * obs[..., SHEPHERD_CAGE_SLICE] + offset
+        sheep_offset = torch.tensor(
+            (SHEPHERD_SHEEP_X_OFFSET, 0.0), device=obs.device, dtype=obs.dtype
+        )
+        sheep = obs[..., SHEPHERD_SHEEP_SLICE] + sheep_offset
+        return cage, sheep
+
+    def step_cost(self, obs: torch.Tensor) -> torch.Tensor:
+        """``clamp(2 * [sheep y > -0.1] + ||cage - sheep||, 0, 2)`` in world coordinates.
+
+        Args:
+            obs: ``(..., 7)`` Shepherd observations.
+
+        Returns:
+            ``(...)`` costs in ``[0, 2]``.
+        """
+        cage, sheep = self.world_positions(obs)
+        not_out = (sheep[..., 1] > SHEPHERD_SHEEP_Y_LIMIT).to(obs.dtype)
+        distance = torch.linalg.vector_norm(cage - sheep, dim=-1)
+        return torch.clamp(SHEPHERD_COST_CAP * not_out + distance, 0.0, SHEPHERD_COST_CAP)
+
+    def is_success(self, obs: np.ndarray, info: Mapping[str, Any]) -> bool:
+        """Caught by the env, or gate open, cage dropped and cage-sheep distance under the radius.
+
+        Args:
+            obs: ``(7,)`` real observation.
+            info: the env's info with ``sheep_caught``, ``gate_open`` and ``cage_carried``.
+
+        Returns:
+            The success flag.
+        """
+        if bool(info.get("sheep_caught", False)):
+            return True
+        cage, sheep = self.world_positions(torch.as_tensor(np.asarray(obs, dtype=np.float64)))
+        close = float(torch.linalg.vector_norm(cage - sheep)) < self.success_radius
+        return bool(info.get("gate_open", False)) and not info.get("cage_carried", True) and close
+
+
+#: Task cost per env id (the ids of ``sims``; no import of ``sims`` needed).
+TASK_COSTS: dict[str, type[RRCCost] | type[ShepherdCost]] = {
+    "mbplan/RobotRemoteControl-v0": RRCCost,
+    "mbplan/Shepherd-v0": ShepherdCost,
+}
+
+
+def task_cost_for(env_id: str) -> TaskCost:
+    """The task cost of an env id.
+
+    Args:
+        env_id: a registered id, e.g. ``"mbplan/RobotRemoteControl-v0"``.
+
+    Returns:
+        The task cost with its reference constants.
+
+    Raises:
+        ValueError: for an env without a planning task.
+    """
+    if env_id not in TASK_COSTS:
+        raise ValueError(f"no planning task for env {env_id!r}; known: {sorted(TASK_COSTS)}")
+    return TASK_COSTS[env_id]()
+
+
+Reduction = Literal["sum", "best", "final"]
+
+
+def reduce_along_trajectory(step_costs: torch.Tensor, how: Reduction = "sum") -> torch.Tensor:
+    """Reduce per-step costs over the horizon (the reference's ``cost_along_trajectory``).
+
+    Args:
+        step_costs: ``(..., horizon)``.
+        how: ``"sum"``, ``"best"`` (minimum over time) or ``"final"`` (last step).
+
+    Returns:
+        ``(...)`` sequence costs. NaN propagates (and then ranks last in the planners).
+
+    Raises:
+        ValueError: for an unknown ``how``.
+    """
+    if how == "sum":
+        return step_costs.sum(dim=-1)
+    if how == "best":
+        return step_costs.amin(dim=-1)
+    if how == "final":
+        return step_costs[..., -1]
+    raise ValueError(f"how must be 'sum', 'best' or 'final', got {how!r}")

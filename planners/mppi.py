@@ -1,0 +1,125 @@
+"""Model-predictive path integral control (MPPI; Williams et al., 2017) on the shared sampler.
+
+Each iteration draws ``population`` sequences from the shared scale-and-clip sampler
+(:meth:`~planners.sampling.SamplingPlanner.sample`, white noise by default, colored with
+``noise_beta > 0``) and moves the mean to the cost-weighted average of the sampled sequences,
+
+    ``w_p = softmax_p(-cost_p / temperature)``,  ``mean <- sum_p w_p * actions_p``,
+
+which is ``mean + sum_p w_p * noise_p`` with the noise measured after clipping (as pytorch_mppi
+does). The std stays at its initial value; warm starts use the shared :meth:`shift`.
+
+Deviations from the original formulation: no control-cost term ``lambda * u^T Sigma^-1 eps`` (as in
+mbrl-lib's ``MPPIOptimizer``), and the returned plan is the updated mean (``return_best=False``) or
+the lowest-cost sequence seen (``return_best=True``). Candidates with non-finite costs get weight
+zero; a problem whose costs are all ``+inf`` averages its samples uniformly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from planners.action_box import ArrayLike
+from planners.ranking import BestSequence, CostFn, evaluate_costs, ranking_costs
+from planners.sampling import SamplingPlanner, check_fraction, check_positive_int
+
+
+def mppi_weights(costs: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Path-integral weights ``softmax(-cost / temperature)`` over the population.
+
+    Args:
+        costs: ``(batch, population)`` ranking costs (NaN already mapped to ``+inf``).
+        temperature: ``lambda > 0``.
+
+    Returns:
+        ``(batch, population)`` non-negative weights summing to one per problem.
+    """
+    finite = torch.isfinite(costs)
+    logits = torch.where(finite, -costs / temperature, torch.full_like(costs, -math.inf))
+    none_finite = ~finite.any(dim=1, keepdim=True)
+    logits = torch.where(none_finite, torch.zeros_like(logits), logits)
+    return torch.softmax(logits, dim=1)
+
+
+class MPPI(SamplingPlanner):
+    """MPPI trajectory optimiser.
+
+    Args:
+        action_low: lower action bounds, shape ``(action_dim,)``.
+        action_high: upper action bounds, shape ``(action_dim,)``.
+        horizon: planning horizon ``H`` (30).
+        population: sequences sampled per iteration (100).
+        iterations: weighted-average updates per MPC step (1).
+        temperature: ``lambda`` of the exponential weights, in cost units (1.0).
+        init_std: sampling std relative to the half range of the box (0.5).
+        noise_beta: colored-noise exponent along the horizon (0.0, white).
+        return_best: return the lowest-cost sequence seen instead of the updated mean (False).
+        generator: source of all randomness, on the planner's device.
+        device: device of the planner.
+        dtype: floating dtype of the actions.
+    """
+
+    def __init__(
+        self,
+        action_low: ArrayLike,
+        action_high: ArrayLike,
+        horizon: int = 30,
+        *,
+        population: int = 100,
+        iterations: int = 1,
+        temperature: float = 1.0,
+        init_std: float = 0.5,
+        noise_beta: float = 0.0,
+        return_best: bool = False,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(
+            action_low,
+            action_high,
+            horizon,
+            init_std=init_std,
+            noise_beta=noise_beta,
+            generator=generator,
+            device=device,
+            dtype=dtype,
+        )
+        self.population = check_positive_int(population, "population")
+        self.iterations = check_positive_int(iterations, "iterations")
+        self.temperature = check_fraction(
+            temperature, "temperature", low=0.0, high=math.inf, open_low=True
+        )
+        self.return_best = bool(return_best)
+
+    def plan(self, cost_fn: CostFn) -> torch.Tensor:
+        """Run the MPPI updates of one MPC step for all problems.
+
+        Args:
+            cost_fn: ``(batch, population, horizon, action_dim) -> (batch, population)`` costs,
+                lower is better; NaN gets weight zero.
+
+        Returns:
+            ``(batch, horizon, action_dim)``: the updated mean, or the best sequence seen when
+            ``return_best``; execute ``[:, 0]``.
+
+        Raises:
+            RuntimeError: if :meth:`reset` was not called.
+            ValueError: if ``cost_fn`` returns the wrong shape or only NaN for some problem.
+        """
+        mean, std = self._require_reset()
+        best = BestSequence(
+            mean.shape[0], self.horizon, self.action_dim, device=self.device, dtype=self.dtype
+        )
+        for _ in range(self.iterations):
+            samples = self.sample(mean, std, self.population)
+            raw_costs = evaluate_costs(cost_fn, samples)
+            costs = ranking_costs(raw_costs)
+            best.update(samples, costs, raw_costs)
+            weights = mppi_weights(costs, self.temperature)
+            mean = torch.einsum("bp,bpha->bha", weights, samples)
+        best.check()
+        self._set_distribution(mean, std)
+        return best.actions if self.return_best else mean.clone()
