@@ -203,7 +203,7 @@ def load_split(
     root: str,
     split: str | None,
     subsets: Sequence[str] | None = None,
-    window: int | None = None,
+    window: str | None = None,
 ) -> SequenceTensors:
     """Load one split of a dataset directory as ``SequenceTensors``.
 
@@ -211,12 +211,10 @@ def load_split(
         root: dataset directory written by ``mbplan generate``.
         split: split name (``train``, ``val``, ``test``, ...); ``None`` for all sequences.
         subsets: subsets to keep (default: all).
-        window: window length passed to ``SequenceDataset`` (default: whole sequences).
+        window: ``"recipe"`` for the recipe's windows (each window start is its own subset,
+            ``"<label>@<start>"``), ``None`` for whole episodes.
     """
     from mbplan.data import SequenceDataset
 
     dataset = SequenceDataset(root, subsets=subsets, split=split, window=window)
-    manifest = getattr(dataset, "manifest", {}) or {}
-    subset_names = getattr(dataset, "subset_names", None) or manifest.get("subsets", ())
-    flag_names = manifest.get("flag_names", ())
-    return stack_dataset(dataset, subset_names=subset_names, flag_names=flag_names)
+    return stack_dataset(dataset, subset_names=dataset.subset_labels, flag_names=dataset.flag_names)

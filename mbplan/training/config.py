@@ -48,8 +48,8 @@ class TrainConfig:
     """split used for the updates"""
     val_split: str = "val"
     """split used for validation (fully autoregressive after the first k steps)"""
-    window: int | None = None
-    """window length passed to SequenceDataset (None: whole sequences)"""
+    window: str | None = None
+    """'recipe': the windows the dataset recipe defines (Billiard Ball); None: whole episodes"""
     lr: float | None = None
     """Adam learning rate (None: the paper's value for task, core and regime)"""
     adam_eps: float = 1e-4
@@ -132,7 +132,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "task": "billiard",
         "epochs": 5000,
         "batch_size": 128,
-        "window": 50,
+        "window": "recipe",
         "ss_floor": 0.0,
         "eval_every": 100,
     },
