@@ -91,6 +91,19 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def line_styles(results: Sequence[dict[str, Any]]) -> dict[str, dict[str, object]]:
+    """One colour per core, solid for teacher forcing and dashed for scheduled sampling."""
+    cores = list(dict.fromkeys(result["run"]["core"] for result in results))
+    styles = {}
+    for label, members in group_results(results).items():
+        run = members[0]["run"]
+        styles[label] = {
+            "color": f"C{cores.index(run['core']) % 10}",
+            "linestyle": "--" if run["regime"] == "ss" else "-",
+        }
+    return styles
+
+
 def learning_curves(
     results: Sequence[dict[str, Any]],
 ) -> dict[str, list[tuple[list[float], list[float]]]]:
@@ -106,7 +119,10 @@ def learning_curves(
 
 
 def write_comparison(
-    results: Sequence[dict[str, Any]], out_dir: str | os.PathLike[str], title: str = ""
+    results: Sequence[dict[str, Any]],
+    out_dir: str | os.PathLike[str],
+    title: str = "",
+    prefix: str = "",
 ) -> dict[str, Path]:
     """Write the table (``comparison.md``, ``.json``) and the figures of a comparison.
 
@@ -116,6 +132,7 @@ def write_comparison(
         results: ``evaluate_run`` dicts.
         out_dir: destination folder (created).
         title: figure title prefix.
+        prefix: prefix of every file name (e.g. ``"billiard_"``).
 
     Returns:
         Name -> path of the files written.
@@ -128,14 +145,20 @@ def write_comparison(
         for label, members in group_results(results).items()
     }
     return {
-        "table": write_text_atomic(out_dir / "comparison.md", markdown_table(rows)),
-        "json": write_json_atomic(out_dir / "comparison.json", {"rows": rows, "runs": results}),
+        "table": write_text_atomic(out_dir / f"{prefix}comparison.md", markdown_table(rows)),
+        "json": write_json_atomic(
+            out_dir / f"{prefix}comparison.json", {"rows": rows, "runs": results}
+        ),
         "step_errors": plots.plot_step_errors(
-            step_curves, out_dir / "step_errors.png", title=f"{title} error per step".strip()
+            step_curves,
+            out_dir / f"{prefix}step_errors.png",
+            title=f"{title} error per step".strip(),
+            styles=line_styles(results),
         ),
         "learning_curves": plots.plot_learning_curves(
             learning_curves(results),
-            out_dir / "learning_curves.png",
+            out_dir / f"{prefix}learning_curves.png",
             title=f"{title} validation error".strip(),
+            styles=line_styles(results),
         ),
     }

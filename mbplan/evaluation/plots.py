@@ -133,10 +133,10 @@ def plot_prediction_plane(
             inputs[opened, 1],
             facecolors="none",
             edgecolors="black",
-            s=90,
-            linewidths=1.5,
+            s=70,
+            linewidths=1.0,
             label="input with a gate opening",
-            zorder=4,
+            zorder=1.5,
         )
     ax.set_aspect("equal", adjustable="datalim")
     ax.set_xlabel(f"dim {dims[0]}")
@@ -180,11 +180,13 @@ def plot_latents(
     return _save(fig, path)
 
 
-def _band(ax: plt.Axes, x: np.ndarray, runs: np.ndarray, label: str) -> None:
+def _band(
+    ax: plt.Axes, x: np.ndarray, runs: np.ndarray, label: str, style: Mapping[str, object]
+) -> None:
     """Draw the mean over runs (rows) and a band of one standard deviation."""
     mean = runs.mean(axis=0)
     spread = runs.std(axis=0)
-    (line,) = ax.plot(x, mean, lw=1.6, label=f"{label} (n={runs.shape[0]})")
+    (line,) = ax.plot(x, mean, lw=1.6, label=f"{label} (n={runs.shape[0]})", **style)
     if runs.shape[0] > 1:
         ax.fill_between(
             x, np.maximum(mean - spread, 1e-12), mean + spread, color=line.get_color(), alpha=0.2
@@ -196,6 +198,7 @@ def plot_learning_curves(
     path: str | os.PathLike[str],
     ylabel: str = "validation MSE (autoregressive)",
     title: str = "",
+    styles: Mapping[str, Mapping[str, object]] | None = None,
 ) -> Path:
     """Plot validation error against epoch per model: mean and one standard deviation over seeds.
 
@@ -205,6 +208,7 @@ def plot_learning_curves(
         path: PNG file to write.
         ylabel: y axis label (log scale).
         title: figure title.
+        styles: optional matplotlib line options per label (color, linestyle).
     """
     fig, ax = plt.subplots(figsize=(7, 4))
     for label, runs in curves.items():
@@ -213,7 +217,7 @@ def plot_learning_curves(
         length = min(len(values) for _, values in runs)
         x = np.asarray(runs[0][0][:length], dtype=np.float64)
         values = np.asarray([list(v[:length]) for _, v in runs], dtype=np.float64)
-        _band(ax, x, values, label)
+        _band(ax, x, values, label, (styles or {}).get(label, {}))
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
@@ -227,6 +231,7 @@ def plot_step_errors(
     curves: Mapping[str, object],
     path: str | os.PathLike[str],
     title: str = "",
+    styles: Mapping[str, Mapping[str, object]] | None = None,
 ) -> Path:
     """Plot error against prediction step for several models on one figure.
 
@@ -234,11 +239,12 @@ def plot_step_errors(
         curves: model label -> ``(runs, T)`` per-step errors (one row per seed).
         path: PNG file to write.
         title: figure title.
+        styles: optional matplotlib line options per label (color, linestyle).
     """
     fig, ax = plt.subplots(figsize=(7, 4))
     for label, runs in curves.items():
         values = np.atleast_2d(np.asarray(runs, dtype=np.float64))
-        _band(ax, np.arange(1, values.shape[1] + 1), values, label)
+        _band(ax, np.arange(1, values.shape[1] + 1), values, label, (styles or {}).get(label, {}))
     ax.set_yscale("log")
     ax.set_xlabel("prediction step")
     ax.set_ylabel("MSE")

@@ -141,6 +141,7 @@ def evaluate_run(
         "task": config.task,
         "seed": config.seed,
         "model": config.model,
+        "lr": config.lr,
         "checkpoint": which,
         "epoch": int(payload["epoch"]),
         "split": split,
