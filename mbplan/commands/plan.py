@@ -1,0 +1,348 @@
+"""``mbplan plan``: model-predictive control with iCEM in an env; prints the success rate.
+
+Examples::
+
+    mbplan plan --run runs/rrc_g --env mbplan/RobotRemoteControl-v0 --episodes 20 --gif rrc.gif
+    mbplan plan --ground-truth --env mbplan/RobotRemoteControl-v0 --episodes 20
+
+With ``--run`` the world model of a training run plans (its best checkpoint unless
+``--checkpoint last``); with ``--ground-truth`` the simulator itself is the model, which validates
+the planner without any learned model. Episode ``i`` resets its env with seed ``--seed + i``; the
+planner's generator is seeded with ``--seed``. The planner defaults are the iCEM reference's
+"blitz" settings (population 40, horizon 30, 3 iterations, 10 elites, colored noise beta 3).
+Shepherd episodes start on the right (``{"start": "right"}``) as in the paper's planning wrapper.
+
+:func:`plan_episodes` and :func:`write_episode_gif` are the library side of this command (used by
+``mbplan demo``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HELP = "run iCEM MPC episodes with a trained model or the simulator; print the success rate"
+
+#: planner name -> class name in ``planners``.
+PLANNERS = {"icem": "ICEM", "cem": "CEM", "mppi": "MPPI"}
+#: planner options settable from the command line (``None``: the planner's default).
+PLANNER_OPTIONS = (
+    "horizon",
+    "population",
+    "iterations",
+    "elites",
+    "noise_beta",
+    "init_std",
+    "alpha",
+)
+#: default ``reset`` options per env id (the paper's planning wrappers).
+RESET_OPTIONS: dict[str, dict[str, Any]] = {"mbplan/Shepherd-v0": {"start": "right"}}
+
+logger = logging.getLogger(__name__)
+
+
+#: colours of the predicted paths drawn into GIFs: agent, then the controlled object.
+MARKER_COLORS = ((40, 170, 220), (220, 30, 120))
+
+
+def _predicted_markers(env_id: str) -> list[tuple[slice, Any]]:
+    """Observation slices drawn as predicted paths in GIFs (agent first), with obs -> world maps."""
+    from sims.normalization import PositionNormalization
+
+    if env_id == "mbplan/RobotRemoteControl-v0":
+        from sims.remote_control import ROBOT_NORMALIZATION
+
+        identity = PositionNormalization(offset=(0.0, 0.0), scale=(1.0, 1.0))
+        return [(slice(0, 2), identity), (slice(2, 4), ROBOT_NORMALIZATION)]
+    if env_id == "mbplan/Shepherd-v0":
+        from sims.shepherd import FIELD_NORMALIZATION, OBS_AGENT, OBS_CAGE
+
+        return [(OBS_AGENT, FIELD_NORMALIZATION), (OBS_CAGE, FIELD_NORMALIZATION)]
+    return []
+
+
+def make_planner(
+    name: str,
+    action_low: np.ndarray,
+    action_high: np.ndarray,
+    *,
+    seed: int,
+    device: str = "cpu",
+    **options: Any,
+) -> Any:
+    """Build a planner from ``planners`` by name.
+
+    Args:
+        name: ``"icem"``, ``"cem"`` or ``"mppi"``.
+        action_low: ``(action_dim,)`` lower bounds.
+        action_high: ``(action_dim,)`` upper bounds.
+        seed: seed of the planner's ``torch.Generator``.
+        device: torch device of the planner.
+        **options: constructor options; ``None`` values are dropped (planner default).
+
+    Returns:
+        The planner.
+
+    Raises:
+        ValueError: for an unknown name or an option the planner does not take.
+    """
+    import torch
+
+    import planners
+
+    if name not in PLANNERS:
+        raise ValueError(f"planner: expected one of {sorted(PLANNERS)}, got {name!r}")
+    cls = getattr(planners, PLANNERS[name])
+    generator = torch.Generator(device=device).manual_seed(seed)
+    chosen = {key: value for key, value in options.items() if value is not None}
+    try:
+        return cls(action_low, action_high, generator=generator, device=device, **chosen)
+    except TypeError as err:
+        raise ValueError(f"planner {name!r} does not take one of {sorted(chosen)}: {err}") from err
+
+
+def plan_episodes(
+    env_id: str,
+    model: Any | None,
+    *,
+    episodes: int,
+    seed: int = 0,
+    max_steps: int | None = None,
+    planner: str = "icem",
+    planner_options: dict[str, Any] | None = None,
+    batch_size: int | None = None,
+    device: str = "cpu",
+    reset_options: dict[str, Any] | None = None,
+    render_first: bool = False,
+    record: bool = False,
+) -> list[Any]:
+    """Run MPC episodes in batches and return their :class:`planners.EpisodeResult`.
+
+    Args:
+        env_id: a registered ``mbplan/*`` id with a planning task (RRC, Shepherd).
+        model: a world model (``initial_state``/``step``/``rollout``), or ``None`` for the
+            ground-truth simulator.
+        episodes: number of episodes; episode ``i`` resets with seed ``seed + i``.
+        seed: first env seed and the planner's seed.
+        max_steps: env steps per episode; the env's ``max_episode_steps`` when ``None``.
+        planner: ``"icem"``, ``"cem"`` or ``"mppi"``.
+        planner_options: constructor options of the planner.
+        batch_size: episodes planned together in one batch (all when ``None``).
+        device: torch device of the planner (and of the model, which must already be there).
+        reset_options: ``reset`` options; :data:`RESET_OPTIONS` for the env when ``None``.
+        render_first: render frames of the first episode.
+        record: keep the predictions and model states of every episode.
+
+    Returns:
+        ``episodes`` results in episode order.
+
+    Raises:
+        ValueError: if the model's dimensions do not match the env, or for bad counts.
+    """
+    import gymnasium as gym
+
+    import planners
+    import sims  # noqa: F401  (registers the envs)
+
+    if episodes < 1:
+        raise ValueError(f"episodes: expected >= 1, got {episodes}")
+    batch_size = episodes if batch_size is None else batch_size
+    if batch_size < 1:
+        raise ValueError(f"batch_size: expected >= 1, got {batch_size}")
+    task = planners.task_cost_for(env_id)
+    probe = gym.make(env_id)
+    obs_dim, action_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
+    if model is not None and (model.obs_dim, model.action_dim) != (obs_dim, action_dim):
+        raise ValueError(
+            f"model: expects obs_dim={model.obs_dim}, action_dim={model.action_dim}, but {env_id} "
+            f"has obs_dim={obs_dim}, action_dim={action_dim}"
+        )
+    max_steps = max_steps or probe.spec.max_episode_steps
+    if max_steps is None:
+        raise ValueError(f"max_steps: {env_id} has no time limit; pass max_steps")
+    options = RESET_OPTIONS.get(env_id) if reset_options is None else reset_options
+    low, high = probe.action_space.low, probe.action_space.high
+    mpc_planner = make_planner(
+        planner, low, high, seed=seed, device=device, **(planner_options or {})
+    )
+    results = []
+    for start in range(0, episodes, batch_size):
+        seeds = list(range(seed + start, seed + min(start + batch_size, episodes)))
+        render = render_first and start == 0
+        envs = [
+            gym.make(env_id, render_mode="rgb_array" if render and b == 0 else None)
+            for b in range(len(seeds))
+        ]
+        if model is None:
+            simulator = gym.make(env_id)
+            simulator.reset(seed=seed)
+            world = planners.GroundTruthModel(envs, simulator)
+        else:
+            world = model
+        # Only the first env renders; the others return None frames, which are dropped below.
+        batch = planners.run_mpc(
+            envs,
+            world,
+            mpc_planner,
+            task,
+            max_steps=max_steps,
+            seeds=seeds,
+            reset_options=options,
+            record_predictions=record or render,
+            record_states=record,
+            render=render,
+        )
+        for b, result in enumerate(batch):
+            if b > 0 or not render:
+                result.frames = None
+        results.extend(batch)
+        logger.info("episodes %d-%d: %d solved", seeds[0], seeds[-1], sum(r.success for r in batch))
+    return results
+
+
+def write_episode_gif(
+    result: Any, env_id: str, path: str | Path, *, fps: int = 10, radius: int = 2
+) -> Path:
+    """Write an episode's frames as a GIF, with the predicted path of each plan drawn on it.
+
+    Args:
+        result: an :class:`planners.EpisodeResult` with ``frames`` (and ``predictions`` to draw).
+        env_id: the env id (for the obs -> world maps of the drawn positions).
+        path: destination ``.gif``; written atomically.
+        fps: frames per second.
+        radius: dot radius in pixels of the predicted positions.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: if the result has no frames.
+    """
+    import gymnasium as gym
+    from PIL import Image, ImageDraw
+
+    from mbplan.data.io import atomic_write_bytes
+
+    if not result.frames:
+        raise ValueError("result: has no frames; run the episode with rendering on")
+    bounds = gym.make(env_id).unwrapped.world_bounds
+    markers = _predicted_markers(env_id)
+    images = []
+    for index, frame in enumerate(result.frames):
+        image = Image.fromarray(np.asarray(frame, dtype=np.uint8))
+        plan = index - result.warmup_steps
+        if result.predictions is not None and 0 <= plan < len(result.predictions):
+            draw = ImageDraw.Draw(image)
+            height, width = frame.shape[:2]
+            x_min, x_max, y_min, y_max = bounds
+            for (part, normalization), color in zip(markers, MARKER_COLORS, strict=False):
+                world = normalization.obs_to_world(result.predictions[plan][:, part])
+                for x, y in world:
+                    px = (x - x_min) / (x_max - x_min) * width
+                    py = (y_max - y) / (y_max - y_min) * height
+                    draw.ellipse((px - radius, py - radius, px + radius, py + radius), fill=color)
+        images.append(image)
+    buffer = io.BytesIO()
+    duration = max(1, round(1000 / fps))
+    images[0].save(
+        buffer, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0
+    )
+    atomic_write_bytes(path, buffer.getvalue())
+    return Path(path)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mbplan plan", description=__doc__.split("\n")[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", metavar="RUN_DIR", help="training run whose model plans")
+    source.add_argument(
+        "--ground-truth", action="store_true", help="plan with the simulator as the model"
+    )
+    parser.add_argument("--env", default="mbplan/RobotRemoteControl-v0", help="env id")
+    parser.add_argument("--episodes", type=int, default=20, help="number of episodes (20)")
+    parser.add_argument("--seed", type=int, default=0, help="first env seed and planner seed (0)")
+    parser.add_argument("--max-steps", type=int, help="steps per episode (the env's time limit)")
+    parser.add_argument("--batch", type=int, help="episodes planned together (all)")
+    parser.add_argument(
+        "--checkpoint", choices=("best", "last"), default="best", help="which model of the run"
+    )
+    parser.add_argument("--planner", choices=sorted(PLANNERS), default="icem", help="(icem)")
+    for name in PLANNER_OPTIONS:
+        kind = int if name in ("horizon", "population", "iterations", "elites") else float
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", type=kind, help=f"planner {name} (planner default)"
+        )
+    parser.add_argument("--device", default="cpu", help="torch device (cpu)")
+    parser.add_argument("--gif", metavar="OUT", help="write the first episode as a GIF")
+    parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    return parser
+
+
+def _summary(results: Sequence[Any], args: argparse.Namespace) -> dict[str, Any]:
+    times = [t for r in results for t in r.plan_seconds]
+    return {
+        "env": args.env,
+        "model": "ground-truth" if args.ground_truth else str(args.run),
+        "planner": args.planner,
+        "planner_options": {k: getattr(args, k) for k in PLANNER_OPTIONS},
+        "episodes": len(results),
+        "successes": int(sum(r.success for r in results)),
+        "success_rate": float(np.mean([r.success for r in results])),
+        "mean_plan_seconds": float(np.mean(times)) if times else None,
+        "per_episode": [
+            {"seed": r.seed, "success": r.success, "success_step": r.success_step, "steps": r.steps}
+            for r in results
+        ],
+    }
+
+
+def main(argv: list[str]) -> int:
+    """Run ``mbplan plan``; returns 0 on success, 2 on bad arguments."""
+    args = _parser().parse_args(argv)
+    model = None
+    try:
+        if args.run:
+            from mbplan.evaluation.report import load_run_model
+
+            model, _ = load_run_model(args.run, which=args.checkpoint, device=args.device)
+        results = plan_episodes(
+            args.env,
+            model,
+            episodes=args.episodes,
+            seed=args.seed,
+            max_steps=args.max_steps,
+            planner=args.planner,
+            planner_options={k: getattr(args, k) for k in PLANNER_OPTIONS},
+            batch_size=args.batch,
+            device=args.device,
+            render_first=bool(args.gif),
+        )
+    except (ValueError, FileNotFoundError) as err:
+        print(f"mbplan plan: {err}", file=sys.stderr)
+        return 2
+    for index, result in enumerate(results):
+        outcome = f"solved at step {result.success_step}" if result.success else "not solved"
+        print(f"episode {index:3d} (seed {result.seed}): {outcome} in {result.steps} steps")
+    summary = _summary(results, args)
+    plan_ms = summary["mean_plan_seconds"]
+    print(
+        f"success rate {summary['successes']}/{summary['episodes']} = {summary['success_rate']:.2f}"
+        + (f"; {1000 * plan_ms:.1f} ms per planning step" if plan_ms is not None else "")
+    )
+    if args.gif:
+        print(f"GIF: {write_episode_gif(results[0], args.env, args.gif)}")
+    if args.json:
+        from mbplan.training.run_directory import write_json_atomic
+
+        print(f"results: {write_json_atomic(args.json, summary)}")
+    else:
+        logger.debug("%s", json.dumps(summary))
+    return 0
