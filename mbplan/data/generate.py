@@ -74,7 +74,8 @@ class SubsetReport:
         attempts: candidates up to and including the last accepted one.
         acceptance_rate: ``count / attempts``.
         steps_simulated: env steps taken in this run (rejected episodes included).
-        worker_seconds: time workers spent simulating this subset in this run.
+        worker_seconds: wall time workers spent simulating this subset in this run.
+        worker_cpu_seconds: CPU time they spent on it (insensitive to other load).
     """
 
     label: str
@@ -83,6 +84,7 @@ class SubsetReport:
     acceptance_rate: float
     steps_simulated: int
     worker_seconds: float
+    worker_cpu_seconds: float
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,13 @@ class GenerationReport:
     def steps_per_worker_second(self) -> float:
         """Env steps per second of one worker, over the whole run (0 if nothing ran)."""
         seconds = sum(s.worker_seconds for s in self.subsets)
+        steps = sum(s.steps_simulated for s in self.subsets)
+        return steps / seconds if seconds > 0 else 0.0
+
+    @property
+    def steps_per_worker_cpu_second(self) -> float:
+        """Env steps per CPU second of one worker (what an unshared core would reach)."""
+        seconds = sum(s.worker_cpu_seconds for s in self.subsets)
         steps = sum(s.steps_simulated for s in self.subsets)
         return steps / seconds if seconds > 0 else 0.0
 
@@ -283,6 +292,7 @@ class _SubsetState:
     accepted: int = 0  # accepted among them
     steps: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
     @property
     def done(self) -> bool:
@@ -364,6 +374,7 @@ class _Generation:
         state.accepted += len(result.indices)
         state.steps += result.steps_simulated
         state.seconds += result.seconds
+        state.cpu_seconds += result.cpu_seconds
         if state.done:
             return
         state.pending[result.start] = result
@@ -441,6 +452,7 @@ class _Generation:
                     acceptance_rate=float(s.record["acceptance_rate"]),
                     steps_simulated=s.steps,
                     worker_seconds=s.seconds,
+                    worker_cpu_seconds=s.cpu_seconds,
                 )
                 for s in self.states
             ),

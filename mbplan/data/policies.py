@@ -155,21 +155,20 @@ class ShepherdPolicy(Policy):
         self._bias_active: list[bool] = [False] * self.steps
 
     def _draw_plan(self, rng: np.random.Generator) -> np.ndarray:
-        plan = rng.uniform(-1.0, 1.0, size=(self.steps, 3))
-        flips = rng.random(self.steps) < self.flip_probability
-        sign = np.cumprod(np.where(flips, -1.0, 1.0))
+        # One draw per episode: columns 0-2 movement x, y and grasp noise, 3 the grasp flip,
+        # 4-5 the walk-up and walk-left switches.
+        draws = rng.random((self.steps, 6))
+        plan = 2.0 * draws[:, :3] - 1.0
+        sign = np.cumprod(np.where(draws[:, 3] < self.flip_probability, -1.0, 1.0))
         plan[:, 2] = 0.5 * plan[:, 2] + 0.5 * sign
-        # Bias switches: it turns on at the first step whose draw succeeds and applies from the next
-        # step on (as in the reference, where the switching step itself is not biased).
-        switches = rng.random((self.steps, 2)) < self.bias_probability
-        active = np.zeros((self.steps, 2), dtype=bool)
-        for dim in range(2):
-            hits = np.flatnonzero(switches[:, dim])
-            if hits.size:
-                active[hits[0] + 1 :, dim] = True
+        # A bias turns on at the first step whose draw succeeds and applies from the next step on
+        # (as in the reference, where the switching step itself is not biased).
+        switches = draws[:, 4:] < self.bias_probability
+        first = np.where(switches.any(axis=0), switches.argmax(axis=0), self.steps)
+        active = np.arange(self.steps)[:, None] > first  # (T, 2): up, left
         biased = plan.copy()
-        biased[active[:, 0], 1] = 0.5 * plan[active[:, 0], 1] + 0.5  # walk up
-        biased[active[:, 1], 0] = 0.5 * plan[active[:, 1], 0] - 0.5  # walk left
+        biased[:, 1] = np.where(active[:, 0], 0.5 * plan[:, 1] + 0.5, plan[:, 1])  # walk up
+        biased[:, 0] = np.where(active[:, 1], 0.5 * plan[:, 0] - 0.5, plan[:, 0])  # walk left
         self._biased_rows = list(biased.astype(np.float32))
         self._bias_active = active.any(axis=1).tolist()
         return plan
