@@ -1,0 +1,185 @@
+"""Shepherd: occlusion, gate, grasp/drop, catching, start variants (reference Sec. 2.3)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sims.shepherd import (
+    ACTION_SCALE,
+    BODY_RADIUS,
+    FIELD_NORMALIZATION,
+    LEVER_POSITION,
+    OBS_AGENT,
+    OBS_CAGE,
+    OBS_SHEEP,
+    OBS_STABLE_HEIGHT,
+    SHEEP_NORMALIZATION,
+    SHEEP_SPEED,
+    ShepherdEnv,
+)
+
+HOLD = np.array([0.0, 0.0, 1.0], np.float32)  # stand still, keep / pick up the cage
+DROP = np.array([0.0, 0.0, 0.0], np.float32)  # stand still, drop (a[2] <= 0)
+
+
+def _env(agent, cage, sheep, *, gate=False, carried=True, caught=False, height=0.5, seed=0):
+    """An env in a chosen state (layout: ShepherdEnv.state_names)."""
+    env = ShepherdEnv()
+    env.reset(seed=seed)
+    hidden = not gate and sheep[1] < height
+    latent = [float(gate), float(carried), float(caught), float(hidden), height]
+    env.set_state(np.array([*agent, 0, 0, *cage, 0, 0, *sheep, 0, 0, *latent, 0.0]))
+    return env
+
+
+def test_state_layout_is_named():
+    env = ShepherdEnv()
+    env.reset(seed=0)
+    assert env.state_names[:4] == ("agent.x", "agent.y", "agent.vx", "agent.vy")
+    assert env.state_names[12:] == (
+        "gate_open",
+        "cage_carried",
+        "sheep_caught",
+        "sheep_hidden",
+        "stable_height",
+        "steps",
+    )
+
+
+def test_sheep_is_hidden_behind_the_stable_and_reappears_at_its_x_when_the_gate_opens():
+    env = ShepherdEnv()
+    obs, info = env.reset(seed=4)
+    state = env.get_state()
+    state[0:2] = (-0.85, -0.6)  # agent far enough below the lever (0.6 > 0.2)
+    env.set_state(state)
+    sheep_x, height = state[8], state[16]
+    assert not info["gate_open"] and obs[OBS_STABLE_HEIGHT] == np.float32(height)
+    y = state[9]
+    for _ in range(45):  # the sheep walks down, disappears, and waits at the closed gate
+        obs, *_ = env.step(HOLD)
+        y = max(y - SHEEP_SPEED, BODY_RADIUS - 2e-4)
+        if y >= height:
+            assert obs[OBS_SHEEP].tolist() == pytest.approx([sheep_x - 2.0, y], abs=1e-6)
+        else:
+            assert obs[OBS_SHEEP].tolist() == [0.0, 0.0]
+    assert env.get_state()[9] == pytest.approx(BODY_RADIUS, abs=2e-4)  # stopped by the gate
+    up = np.array([0.0, 1.0, 1.0], np.float32)
+    opened_at = None
+    for t in range(1, 8):  # walk up to the lever: within 0.2 after four steps (y = -0.2 + ...)
+        obs, _, _, _, info = env.step(up)
+        if info["gate_open"] and opened_at is None:
+            opened_at = t
+            assert obs[OBS_SHEEP].tolist() == [0.0, 0.0]  # still hidden in this observation
+        elif opened_at is not None:
+            break
+    assert opened_at == 5  # agent at y = -0.1: 0.1 from the lever
+    # the next observation shows the sheep again, at exactly its x, just below its resting place
+    assert obs[OBS_SHEEP][0] == np.float32(sheep_x - 2.0)
+    assert obs[OBS_SHEEP][1] == pytest.approx(BODY_RADIUS - SHEEP_SPEED, abs=3e-4)
+    assert info["gate_open"]
+    for _ in range(50):  # it walks on through the open gate to the floor
+        obs, *_ = env.step(up)
+    assert obs[OBS_SHEEP].tolist() == pytest.approx([sheep_x - 2.0, -1.0 + BODY_RADIUS], abs=1e-3)
+
+
+def test_cage_moves_with_the_agent_while_carried_and_stays_when_dropped():
+    env = _env((0.0, -0.5), (0.02, -0.48), (2.0, 0.9))
+    right = np.array([1.0, 0.0, 1.0], np.float32)
+    obs0, *_ = env.step(HOLD)
+    obs1, _, _, _, info = env.step(right)
+    assert info["cage_carried"]
+    np.testing.assert_allclose(obs1[OBS_CAGE] - obs0[OBS_CAGE], obs1[OBS_AGENT] - obs0[OBS_AGENT])
+    # drop while moving: the cage still moves in the dropping step (movement comes first) ...
+    obs2, _, _, _, info = env.step(np.array([1.0, 0.0, -0.3], np.float32))
+    assert not info["cage_carried"]
+    np.testing.assert_allclose(obs2[OBS_CAGE] - obs1[OBS_CAGE], [ACTION_SCALE / 2, 0], atol=1e-6)
+    # ... and stays from then on, whatever a[2] is while the agent is 0.1 or more away from it
+    for action in ([-1.0, 0.0, 1.0], [0.0, -1.0, 0.7], [1.0, 0.0, -1.0], [1.0, 0.0, 1.0]):
+        obs3, _, _, _, info = env.step(np.array(action, np.float32))
+        assert not info["cage_carried"]
+        assert obs3[OBS_CAGE].tobytes() == obs2[OBS_CAGE].tobytes()
+
+
+def test_drop_happens_at_zero_and_pick_up_needs_proximity_and_positive_grasp():
+    env = _env((0.0, -0.5), (0.0, -0.5), (2.0, 0.9))
+    assert not env.step(DROP)[4]["cage_carried"]  # a[2] = 0 counts as drop
+    assert not env.step(DROP)[4]["cage_carried"]
+    assert env.step(HOLD)[4]["cage_carried"]  # a[2] > 0 on top of the cage picks it up
+    env = _env((0.0, -0.5), (0.15, -0.5), (2.0, 0.9), carried=False)
+    assert not env.step(HOLD)[4]["cage_carried"]  # 0.15 away: too far
+    obs, _, _, _, info = env.step(np.array([0.6, 0.0, 1.0], np.float32))
+    assert info["cage_carried"]  # 0.09 away after the move: picked up
+    # the cage did not move in the picking step, and follows from the next step on
+    assert FIELD_NORMALIZATION.obs_to_world(obs[OBS_CAGE]) == pytest.approx([0.15, -0.5], abs=1e-6)
+    obs, *_ = env.step(np.array([0.0, 1.0, 1.0], np.float32))
+    assert FIELD_NORMALIZATION.obs_to_world(obs[OBS_CAGE]) == pytest.approx([0.15, -0.4], abs=1e-6)
+
+
+def test_lever_opens_the_gate_for_good():
+    lx, ly = LEVER_POSITION
+    env = _env((lx + 0.35, ly - 0.05), (0.0, -0.5), (2.0, 0.9), carried=False)
+    left = np.array([-1.0, 0.0, -1.0], np.float32)
+    flags = [env.step(left)[4]["gate_open"] for _ in range(3)]
+    assert flags == [False, True, True]  # 0.255, then 0.158 < 0.2 from the lever
+    away = np.array([1.0, 0.0, -1.0], np.float32)
+    assert all(env.step(away)[4]["gate_open"] for _ in range(10))
+
+
+def test_sheep_walks_into_a_dropped_cage_and_is_caught_at_the_computed_step():
+    # gate open, cage dropped at y = -0.5 under the sheep at y = 0.06: after k steps the sheep is
+    # at 0.06 - 0.025 k; caught once within 0.1 of the cage, i.e. k = 19 (y = -0.415)
+    env = _env((0.0, -0.5), (2.0, -0.5), (2.0, 0.06), gate=True, carried=False)
+    for k in range(1, 19):
+        _, reward, terminated, _, info = env.step(DROP)
+        assert (reward, terminated, info["sheep_caught"]) == (0.0, False, False), k
+    obs, reward, terminated, _, info = env.step(DROP)
+    assert (reward, terminated, info["sheep_caught"]) == (1.0, True, True)
+    assert obs[OBS_SHEEP][1] == pytest.approx(0.06 - 19 * SHEEP_SPEED, abs=1e-6)
+    obs, *_ = env.step(DROP)  # the caught sheep is pulled down into the cage and stays there
+    assert obs[OBS_SHEEP].tolist() == pytest.approx([0.0, -0.5], abs=1e-6)
+    obs, *_ = env.step(DROP)
+    assert obs[OBS_SHEEP].tolist() == pytest.approx([0.0, -0.5], abs=1e-6)
+
+
+def test_no_catch_while_the_cage_is_carried_or_the_gate_closed():
+    env = _env((2.0, -0.5), (2.0, -0.5), (2.0, -0.45), gate=True, carried=True)
+    assert not env.step(HOLD)[4]["sheep_caught"]  # carried
+    env = _env((2.0, -0.5), (2.0, 0.0), (2.0, 0.1), gate=False, carried=False)
+    assert not env.step(DROP)[4]["sheep_caught"]  # gate closed
+
+
+def test_start_variants_and_stable_height_ranges():
+    env = ShepherdEnv()
+    env.reset(seed=1)
+    left = np.stack([env.reset(options={"start": "left"})[0] for _ in range(200)])
+    right = np.stack([env.reset(options={"start": "right"})[0] for _ in range(200)])
+    general = np.stack([env.reset(options={"generalize": True})[0] for _ in range(200)])
+    world_x = lambda obs: FIELD_NORMALIZATION.obs_to_world(obs[:, OBS_AGENT])[:, 0]  # noqa: E731
+    # start left: x ~ (U(-1, 1) - 0.5) * 4 + 1 clipped at -0.95: about half at the left wall
+    assert 0.4 < np.mean(world_x(left) < -0.949) < 0.6
+    assert np.all(world_x(right) >= 1.0)  # start right: x ~ U(-1, 1) + 2
+    for obs in (left, right, general):
+        ys = FIELD_NORMALIZATION.obs_to_world(obs[:, OBS_AGENT])[:, 1]
+        assert np.all((ys >= -0.95) & (ys <= -0.05))
+        np.testing.assert_allclose(  # the cage starts within 0.05 of the agent
+            obs[:, OBS_CAGE] * 2, obs[:, OBS_AGENT] * 2, atol=0.05 * np.sqrt(2) + 1e-6
+        )
+        sheep = SHEEP_NORMALIZATION.obs_to_world(obs[:, OBS_SHEEP])
+        assert np.all((sheep[:, 0] >= 1.5) & (sheep[:, 0] <= 2.5))
+        assert np.all(np.abs(sheep[:, 1] - 0.95) <= 0.005 + 1e-6)
+    heights = left[:, OBS_STABLE_HEIGHT]
+    assert np.all((heights >= 0.35) & (heights <= 0.65))
+    g = np.abs(general[:, OBS_STABLE_HEIGHT] - 0.5)
+    assert np.all((g >= 0.15 - 1e-6) & (g <= 0.3 + 1e-6))
+    assert 0.3 < np.mean(general[:, OBS_STABLE_HEIGHT] > 0.5) < 0.7
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [({"start": "up"}, r"options\['start'\]"), ({"generalize": "yes"}, r"options\['generalize'\]")],
+)
+def test_bad_options_are_rejected(options, message):
+    env = ShepherdEnv()
+    with pytest.raises(ValueError, match=message):
+        env.reset(seed=0, options=options)
