@@ -1,0 +1,16 @@
+"""``mbplan demo``: the whole pipeline on Robot Remote Control in minutes (see mbplan.demo)."""
+
+from __future__ import annotations
+
+import tyro
+
+HELP = "run the whole pipeline (data, GateL0RD training, evaluation, iCEM MPC) into ./mbplan-demo"
+
+
+def main(argv: list[str]) -> int:
+    """Run ``mbplan demo``; every setting has a default, so no argument is needed."""
+    from mbplan.demo import DemoConfig, run_demo
+
+    config = tyro.cli(DemoConfig, args=argv, prog="mbplan demo", description=HELP)
+    run_demo(config)
+    return 0
