@@ -15,17 +15,20 @@ walls stop them by contact. Chipmunk moves bodies out of an overlap with a separ
 that position and velocity
 form the complete body state and ``set_state`` restores are exact.
 
-Speed: the per-step body accesses (set velocity, settle, read position) call Chipmunk directly
-through pymunk's cffi binding on ``body._body``. pymunk's ``Body`` properties wrap the same calls
-in a typing ``__setattr__`` hook, asserts and ``Vec2d`` construction that cost more than a physics
-substep of these small worlds. This relies on pymunk internals, hence the pin ``pymunk>=7.3,<7.4``;
-``tests/sims/test_sims_base.py`` checks that both paths agree. Everything else uses the public API.
+Speed: the per-step calls (physics substeps, set velocity, settle, read position) go to Chipmunk
+directly through pymunk's cffi binding, on ``space._space`` and ``body._body``. pymunk's wrappers
+add a typing ``__setattr__`` hook, asserts, ``Vec2d`` construction and (``Space.step``) bookkeeping
+for adding and removing shapes from callbacks, which these worlds do not use; they cost as much as
+the physics of these small worlds. This relies on pymunk internals, hence the pin
+``pymunk>=7.3,<7.4``; ``tests/sims/test_sims_base.py`` checks that both paths agree. Building
+spaces, state copies and everything else use the public API.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -35,11 +38,16 @@ from pymunk._chipmunk import lib as _chipmunk
 
 from sims.render import Canvas, frame_shape
 
+_space_step = _chipmunk.cpSpaceStep
 _get_position = _chipmunk.cpBodyGetPosition
 _set_velocity = _chipmunk.cpBodySetVelocity
 #: Moves a body by ``(v + v_bias) * dt`` and clears ``v_bias`` (with ``dt = 0`` it only clears).
 _update_position = _chipmunk.cpBodyUpdatePosition
 _AT_REST = (0.0, 0.0)
+
+#: ``_build_space``'s default options, so that ``env._build_space(rng)`` builds a default episode
+#: (bare-physics benchmarks use it to step the same bodies without the env around them).
+NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
 
 
 class PymunkEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -94,6 +102,7 @@ class PymunkEnv(gym.Env[np.ndarray, np.ndarray]):
         self.render_mode = render_mode
         self._rate = 1.0 / (self.dt * self.substeps)  # velocity per unit displacement per step
         self.space: pymunk.Space | None = None
+        self._space_handle: Any = None  # the space's Chipmunk pointer (not picklable)
         self._bodies: tuple[pymunk.Body, ...] = ()
         self._body_names: tuple[str, ...] = ()
         self._handles: tuple[Any, ...] = ()  # the bodies' Chipmunk pointers (not picklable)
@@ -127,6 +136,7 @@ class PymunkEnv(gym.Env[np.ndarray, np.ndarray]):
                 f"expected a subset of {list(self.option_names)}"
             )
         self.space = self._build_space(self.np_random, options)
+        self._space_handle = self.space._space
         self._handles = tuple(body._body for body in self._bodies)
         self._action_shape = self.action_space.shape
         self._steps = 0
@@ -146,14 +156,14 @@ class PymunkEnv(gym.Env[np.ndarray, np.ndarray]):
             ValueError: if the action has the wrong shape, a non-floating dtype, or NaN/inf.
             RuntimeError: if called before ``reset``.
         """
-        space = self.space
+        space = self._space_handle
         if space is None:
             raise RuntimeError(f"{type(self).__name__}.step() called before reset()")
         values = self._check_action(action)
         self._apply_action(values)
         dt = self.dt
         for _ in range(self.substeps):
-            space.step(dt)
+            _space_step(space, dt)
         self._settle_and_read(dt)
         self._steps += 1
         reward, terminated = self._transition(values)
@@ -244,20 +254,22 @@ class PymunkEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_handles"] = ()  # cffi pointers do not pickle; rebuilt from the bodies
+        state["_handles"] = ()  # cffi pointers do not pickle; rebuilt from space and bodies
+        state["_space_handle"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._handles = tuple(body._body for body in self._bodies)
+        self._space_handle = None if self.space is None else self.space._space
 
     # ------------------------------------------------------------------ shared helpers
 
     def _new_space(self) -> pymunk.Space:
         """Return an empty space with the world's damping, slop and bias (no gravity)."""
-        space = pymunk.Space()
-        space.gravity = (0.0, 0.0)
-        space.damping = self.damping
+        space = pymunk.Space()  # no gravity by default
+        if self.damping != 1.0:
+            space.damping = self.damping
         space.collision_slop = self.collision_slop
         space.collision_bias = (1.0 - self.overlap_correction) ** (1.0 / self.dt)
         return space
@@ -274,9 +286,9 @@ class PymunkEnv(gym.Env[np.ndarray, np.ndarray]):
         """Add a frictionless, non-rotating dynamic disc of unit mass at ``position``."""
         body = pymunk.Body(1.0, math.inf)
         body.position = position
-        shape = pymunk.Circle(body, radius)
-        shape.elasticity = elasticity
-        shape.friction = 0.0
+        shape = pymunk.Circle(body, radius)  # friction 0 by default
+        if elasticity:
+            shape.elasticity = elasticity
         if shape_filter is not None:
             shape.filter = shape_filter
         space.add(body, shape)
@@ -344,7 +356,10 @@ class PymunkEnv(gym.Env[np.ndarray, np.ndarray]):
 
     # ------------------------------------------------------------------ hooks
 
-    def _build_space(self, rng: np.random.Generator, options: Mapping[str, Any]) -> pymunk.Space:
+    def _build_space(
+        self, rng: np.random.Generator, options: Mapping[str, Any] = NO_OPTIONS
+    ) -> pymunk.Space:
+        """Return a new space holding the episode's bodies drawn from ``rng``."""
         raise NotImplementedError
 
     def _apply_action(self, action: list[float]) -> None:

@@ -37,7 +37,7 @@ import numpy as np
 import pymunk
 from gymnasium import spaces
 
-from sims.base import PymunkEnv
+from sims.base import NO_OPTIONS, PymunkEnv
 from sims.normalization import PositionNormalization
 from sims.render import COLORS, Canvas
 from sims.walls import add_wall
@@ -111,7 +111,9 @@ class BilliardBallEnv(PymunkEnv):
         self.pocket_step = -1
         self.cushions: list[pymunk.Segment] = []
 
-    def _build_space(self, rng: np.random.Generator, options: Mapping[str, Any]) -> pymunk.Space:
+    def _build_space(
+        self, rng: np.random.Generator, options: Mapping[str, Any] = NO_OPTIONS
+    ) -> pymunk.Space:
         space = self._new_space()
         self.cushions = _add_cushions(space)
         reach_x, reach_y = _HALF_L - START_MARGIN, _HALF_W - START_MARGIN

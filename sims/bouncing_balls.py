@@ -26,7 +26,7 @@ import numpy as np
 import pymunk
 from gymnasium import spaces
 
-from sims.base import PymunkEnv
+from sims.base import NO_OPTIONS, PymunkEnv
 from sims.render import COLORS, Canvas
 from sims.walls import add_box
 
@@ -88,7 +88,9 @@ class BouncingBallsEnv(PymunkEnv):
         self.action_space = spaces.Box(-1.0, 1.0, (0,), np.float32)
         self.walls: list[pymunk.Segment] = []
 
-    def _build_space(self, rng: np.random.Generator, options: Mapping[str, Any]) -> pymunk.Space:
+    def _build_space(
+        self, rng: np.random.Generator, options: Mapping[str, Any] = NO_OPTIONS
+    ) -> pymunk.Space:
         space = self._new_space()
         self.walls = add_box(
             space, (0.0, 0.0), (BOX_SIZE, BOX_SIZE), WALL_THICKNESS, elasticity=1.0

@@ -37,9 +37,10 @@ import pymunk
 from gymnasium import spaces
 
 from sims.agent_world import ACTION_SCALE, BODY_RADIUS, WALL_THICKNESS, AgentWorldEnv
+from sims.base import NO_OPTIONS
 from sims.normalization import PositionNormalization
 from sims.render import COLORS, Canvas
-from sims.walls import add_box
+from sims.walls import add_box, add_wall
 
 __all__ = [
     "ACTION_SCALE",
@@ -69,7 +70,8 @@ ROBOT_NORMALIZATION = PositionNormalization(offset=(2.0, 0.0), scale=(1.0, 1.0))
 
 _ROBOT_INDEX = 1  # body order in the state and in self._xy: agent, robot
 # collision categories: each body collides only with its own room's walls
-_AGENT, _ROBOT, _AGENT_WALLS, _ROBOT_WALLS = 1, 2, 4, 8
+_AGENT, _ROBOT, _WALLS = 1, 2, 4
+_OUTER_WALLS = pymunk.ShapeFilter(categories=_WALLS, mask=_AGENT | _ROBOT)
 
 
 class RobotRemoteControlEnv(AgentWorldEnv):
@@ -91,16 +93,21 @@ class RobotRemoteControlEnv(AgentWorldEnv):
         self.robot_controlled = False
         self.walls: list[pymunk.Segment] = []
 
-    def _build_space(self, rng: np.random.Generator, options: Mapping[str, Any]) -> pymunk.Space:
+    def _build_space(
+        self, rng: np.random.Generator, options: Mapping[str, Any] = NO_OPTIONS
+    ) -> pymunk.Space:
         space = self._new_space()
-        agent_walls = pymunk.ShapeFilter(categories=_AGENT_WALLS, mask=_AGENT)
-        robot_walls = pymunk.ShapeFilter(categories=_ROBOT_WALLS, mask=_ROBOT)
-        self.walls = add_box(space, *AGENT_ROOM, WALL_THICKNESS, shape_filter=agent_walls)
-        self.walls += add_box(space, *ROBOT_ROOM, WALL_THICKNESS, shape_filter=robot_walls)
+        t = WALL_THICKNESS
+        self.walls = add_box(space, AGENT_ROOM[0], ROBOT_ROOM[1], t, shape_filter=_OUTER_WALLS)
+        # the dividing wall has one face per room, each solid only for that room's body
+        (x, y0), (_, y1) = ROBOT_ROOM
+        for outward, body in (((1.0, 0.0), _AGENT), ((-1.0, 0.0), _ROBOT)):
+            only = pymunk.ShapeFilter(categories=_WALLS, mask=body)
+            self.walls.append(add_wall(space, (x, y0), (x, y1), outward, t, shape_filter=only))
         agent_xy = rng.uniform(-1.0, 1.0, 2)
         robot_xy = rng.uniform(-1.0, 1.0, 2) + (2.0, 0.0)
-        agent = self._add_body(space, agent_xy, AGENT_ROOM, _AGENT, _AGENT_WALLS)
-        robot = self._add_body(space, robot_xy, ROBOT_ROOM, _ROBOT, _ROBOT_WALLS)
+        agent = self._add_body(space, agent_xy, AGENT_ROOM, _AGENT, _WALLS)
+        robot = self._add_body(space, robot_xy, ROBOT_ROOM, _ROBOT, _WALLS)
         self._bodies, self._body_names = (agent, robot), ("agent", "robot")
         self.robot_controlled = False
         return space

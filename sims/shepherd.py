@@ -51,6 +51,7 @@ import pymunk
 from gymnasium import spaces
 
 from sims.agent_world import ACTION_SCALE, BODY_RADIUS, WALL_THICKNESS, AgentWorldEnv
+from sims.base import NO_OPTIONS
 from sims.normalization import PositionNormalization
 from sims.render import COLORS, Canvas
 from sims.walls import add_box, add_wall
@@ -108,8 +109,10 @@ OBS_STABLE_HEIGHT = 6  #: index of the stable height in the observation
 _CAGE_INDEX, _SHEEP_INDEX = 1, 2  # body order in the state and in self._xy: agent, cage, sheep
 # collision categories: agent and cage collide with the field's walls, the sheep with gate and floor
 _AGENT, _CAGE, _SHEEP, _FIELD_WALLS, _SHEEP_WALLS = 1, 2, 4, 8, 16
-_SHEEP_ONLY = pymunk.ShapeFilter(categories=_SHEEP_WALLS, mask=_SHEEP)  # floor, closed gate
-_NOBODY = pymunk.ShapeFilter(categories=_SHEEP_WALLS, mask=0)  # open gate
+_FENCE = pymunk.ShapeFilter(categories=_FIELD_WALLS, mask=_AGENT | _CAGE)  # field's top and sides
+_FLOOR = pymunk.ShapeFilter(categories=_FIELD_WALLS, mask=_AGENT | _CAGE | _SHEEP)
+_GATE_CLOSED = pymunk.ShapeFilter(categories=_SHEEP_WALLS, mask=_SHEEP)
+_GATE_OPEN = pymunk.ShapeFilter(categories=_SHEEP_WALLS, mask=0)
 
 
 class ShepherdEnv(AgentWorldEnv):
@@ -143,7 +146,9 @@ class ShepherdEnv(AgentWorldEnv):
         self.stable_height = 0.5
         self.walls: list[pymunk.Segment] = []
 
-    def _build_space(self, rng: np.random.Generator, options: Mapping[str, Any]) -> pymunk.Space:
+    def _build_space(
+        self, rng: np.random.Generator, options: Mapping[str, Any] = NO_OPTIONS
+    ) -> pymunk.Space:
         start = options.get("start", "left")
         if start not in START_OPTIONS:
             raise ValueError(f"options['start']: expected one of {START_OPTIONS}, got {start!r}")
@@ -165,17 +170,16 @@ class ShepherdEnv(AgentWorldEnv):
         sheep = (sheep_x, SHEEP_START_Y + float(rng.uniform(-1.0, 1.0)) * SHEEP_START_Y_JITTER)
 
         space = self._new_space()
-        field_walls = pymunk.ShapeFilter(categories=_FIELD_WALLS, mask=_AGENT | _CAGE)
-        self.walls = add_box(space, *FIELD, WALL_THICKNESS, shape_filter=field_walls)
-        (x0, y0), (x1, _) = FIELD
-        t = WALL_THICKNESS
-        self._floor = add_wall(space, (x0, y0), (x1, y0), (0.0, -1.0), t, shape_filter=_SHEEP_ONLY)
-        gate_a, gate_b = (STABLE[0][0], STABLE[0][1]), (STABLE[1][0], STABLE[0][1])
-        self._gate = add_wall(space, gate_a, gate_b, (0.0, -1.0), t, shape_filter=_SHEEP_ONLY)
+        self.walls = add_box(space, *FIELD, WALL_THICKNESS, shape_filter=_FENCE)
+        self.walls[0].filter = _FLOOR  # the sheep walks down to the field's floor, too
+        (x0, y0), (x1, _) = STABLE
+        self._gate = add_wall(
+            space, (x0, y0), (x1, y0), (0.0, -1.0), WALL_THICKNESS, shape_filter=_GATE_CLOSED
+        )
         self._bodies = (
             self._add_body(space, agent, FIELD, _AGENT, _FIELD_WALLS),
             self._add_body(space, cage, FIELD, _CAGE, _FIELD_WALLS),
-            self._add_body(space, sheep, None, _SHEEP, _SHEEP_WALLS),
+            self._add_body(space, sheep, None, _SHEEP, _FIELD_WALLS | _SHEEP_WALLS),
         )
         self._body_names = ("agent", "cage", "sheep")
         self.gate_open, self.cage_carried, self.sheep_caught = False, True, False
@@ -219,7 +223,7 @@ class ShepherdEnv(AgentWorldEnv):
 
     def _set_gate(self, is_open: bool) -> None:
         self.gate_open = is_open
-        self._gate.filter = _NOBODY if is_open else _SHEEP_ONLY
+        self._gate.filter = _GATE_OPEN if is_open else _GATE_CLOSED
 
     def _observation(self) -> np.ndarray:
         (ax, ay), (cx, cy), (sx, sy) = self._xy

@@ -51,9 +51,12 @@ def add_wall(
         (b[0] + shift[0], b[1] + shift[1]),
         half,
     )
-    shape.elasticity = elasticity
-    shape.friction = 0.0
-    shape.filter = shape_filter
+    # pymunk's defaults are friction 0, elasticity 0 and collide-with-all; setting a pymunk
+    # attribute is slow enough to matter in every reset, so only non-defaults are set
+    if elasticity:
+        shape.elasticity = elasticity
+    if shape_filter != ALL:
+        shape.filter = shape_filter
     space.add(shape)
     return shape
 

@@ -6,7 +6,7 @@ import numpy as np
 import pymunk
 import pytest
 
-from sims.base import _get_position, _set_velocity, _update_position
+from sims.base import _get_position, _set_velocity, _space_step, _update_position
 from sims.normalization import PositionNormalization
 from sims.remote_control import RobotRemoteControlEnv
 from sims.render import Canvas, frame_shape
@@ -24,6 +24,26 @@ def test_chipmunk_fast_path_agrees_with_the_public_api():
     assert tuple(body.velocity) == (2.0, -4.0)
     _update_position(body._body, 0.5)
     assert tuple(body.position) == (1.25, -3.5)
+
+
+def _bouncing_pair() -> tuple[pymunk.Space, pymunk.Body]:
+    space = pymunk.Space()
+    add_box(space, (0.0, 0.0), (1.0, 1.0), 0.1, elasticity=1.0)
+    body = pymunk.Body(1.0, float("inf"))
+    body.position, body.velocity = (0.5, 0.5), (3.0, 1.7)
+    shape = pymunk.Circle(body, 0.1)
+    shape.elasticity = 1.0
+    space.add(body, shape)
+    return space, body
+
+
+def test_direct_space_step_equals_pymunk_space_step():
+    (space_a, body_a), (space_b, body_b) = _bouncing_pair(), _bouncing_pair()
+    for _ in range(500):  # several wall bounces
+        space_a.step(0.01)
+        _space_step(space_b._space, 0.01)
+    assert tuple(body_a.position) == tuple(body_b.position)
+    assert tuple(body_a.velocity) == tuple(body_b.velocity)
 
 
 def test_driven_bodies_are_at_rest_between_steps():
