@@ -19,7 +19,9 @@ Speed: the per-step calls (physics substeps, set velocity, settle, read position
 directly through pymunk's cffi binding, on ``space._space`` and ``body._body``. pymunk's wrappers
 add a typing ``__setattr__`` hook, asserts, ``Vec2d`` construction and (``Space.step``) bookkeeping
 for adding and removing shapes from callbacks, which these worlds do not use; they cost as much as
-the physics of these small worlds. This relies on pymunk internals, hence the pin
+the physics of these small worlds. The pointers are looked up from the pymunk objects at each use,
+never stored: a pointer kept beyond the life of its pymunk wrapper keeps the C object alive without
+it, and pymunk's clean-up of the space then crashes. This relies on pymunk internals, hence the pin
 ``pymunk>=7.3,<7.4``; ``tests/sims/test_sims_base.py`` checks that both paths agree. Building
 spaces, state copies and everything else use the public API.
 """
@@ -102,10 +104,8 @@ class PymunkEnv(gym.Env[np.ndarray, np.ndarray]):
         self.render_mode = render_mode
         self._rate = 1.0 / (self.dt * self.substeps)  # velocity per unit displacement per step
         self.space: pymunk.Space | None = None
-        self._space_handle: Any = None  # the space's Chipmunk pointer (not picklable)
         self._bodies: tuple[pymunk.Body, ...] = ()
         self._body_names: tuple[str, ...] = ()
-        self._handles: tuple[Any, ...] = ()  # the bodies' Chipmunk pointers (not picklable)
         self._xy: list[tuple[float, float]] = []
         self._action_shape: tuple[int, ...] = ()
         self._steps = 0
@@ -136,8 +136,6 @@ class PymunkEnv(gym.Env[np.ndarray, np.ndarray]):
                 f"expected a subset of {list(self.option_names)}"
             )
         self.space = self._build_space(self.np_random, options)
-        self._space_handle = self.space._space
-        self._handles = tuple(body._body for body in self._bodies)
         self._action_shape = self.action_space.shape
         self._steps = 0
         self._read_positions()
@@ -156,12 +154,11 @@ class PymunkEnv(gym.Env[np.ndarray, np.ndarray]):
             ValueError: if the action has the wrong shape, a non-floating dtype, or NaN/inf.
             RuntimeError: if called before ``reset``.
         """
-        space = self._space_handle
-        if space is None:
+        if self.space is None:
             raise RuntimeError(f"{type(self).__name__}.step() called before reset()")
         values = self._check_action(action)
         self._apply_action(values)
-        dt = self.dt
+        space, dt = self.space._space, self.dt
         for _ in range(self.substeps):
             _space_step(space, dt)
         self._settle_and_read(dt)
@@ -252,17 +249,6 @@ class PymunkEnv(gym.Env[np.ndarray, np.ndarray]):
         self._steps = int(values[-1])
         self._read_positions()
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_handles"] = ()  # cffi pointers do not pickle; rebuilt from space and bodies
-        state["_space_handle"] = None
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._handles = tuple(body._body for body in self._bodies)
-        self._space_handle = None if self.space is None else self.space._space
-
     # ------------------------------------------------------------------ shared helpers
 
     def _new_space(self) -> pymunk.Space:
@@ -309,7 +295,7 @@ class PymunkEnv(gym.Env[np.ndarray, np.ndarray]):
         In free space the displacement is exact up to rounding; a wall in the way stops the body.
         """
         rate = self._rate
-        _set_velocity(self._handles[index], (dx * rate, dy * rate))
+        _set_velocity(self._bodies[index]._body, (dx * rate, dy * rate))
 
     def _settle_and_read(self, dt: float) -> None:
         """End a step: settle ``v_bias`` and read the positions into ``self._xy``.
@@ -323,20 +309,22 @@ class PymunkEnv(gym.Env[np.ndarray, np.ndarray]):
         """
         xy = self._xy = []
         if self.bodies_are_driven:
-            for handle in self._handles:
+            for body in self._bodies:
+                handle = body._body
                 _set_velocity(handle, _AT_REST)
                 _update_position(handle, dt)
                 p = _get_position(handle)
                 xy.append((p.x, p.y))
         else:
-            for handle in self._handles:
+            for body in self._bodies:
+                handle = body._body
                 _update_position(handle, 0.0)
                 p = _get_position(handle)
                 xy.append((p.x, p.y))
 
     def _read_positions(self) -> None:
         """Read the body positions into ``self._xy`` (after ``reset`` and ``set_state``)."""
-        self._xy = [(p.x, p.y) for p in map(_get_position, self._handles)]
+        self._xy = [(p.x, p.y) for p in (_get_position(body._body) for body in self._bodies)]
 
     def _check_action(self, action: Any) -> list[float]:
         """Validate an action and return its values clipped to [-1, 1] as Python floats."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pymunk
 import pytest
@@ -94,3 +97,26 @@ def test_canvas_maps_world_to_pixels_with_y_up():
     assert tuple(frame[10, 190]) == (0, 0, 0)
     with pytest.raises(ValueError, match="bounds"):
         Canvas((1.0, 0.0, 0.0, 1.0), width=10)
+
+
+def test_resets_and_discarded_envs_free_their_spaces_cleanly():
+    # pymunk frees a space from a garbage-collector callback; a Chipmunk pointer that outlived its
+    # pymunk wrapper made that callback crash the interpreter, so run the pattern in a subprocess
+    script = """
+import gc, numpy as np, gymnasium as gym, sims
+for env_id in sims.ENV_IDS:
+    for _ in range(3):
+        env = gym.make(env_id).unwrapped
+        env.reset(seed=0)
+        for _ in range(4):
+            for _ in range(30):
+                env.step(np.zeros(env.action_space.shape, np.float32))
+                env.get_state()
+            env.reset()
+        del env
+        gc.collect()
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
