@@ -24,6 +24,9 @@ random steps pushing into walls) instead of exactly on it; the reference returns
 start position in the first observation (up to +-1), here the start is clipped before the first
 observation. The reference's 8 wall-distance "IR" values are not reported. ``dt = 0.05`` s,
 2 substeps (0.1 s per step), as for all :mod:`sims.agent_world` worlds.
+
+Under uniform random actions the robot is controlled by step 50 in 9.2 % of episodes (1000
+episodes, ``benchmarks/env_event_rates.py``).
 """
 
 from __future__ import annotations
