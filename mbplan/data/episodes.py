@@ -64,7 +64,10 @@ def make_env(env_id: str, env_kwargs: Mapping[str, Any] | None = None) -> gym.En
         ValueError: the id is not registered (the message lists the ``mbplan/`` ids).
     """
     if ":" not in env_id and env_id.startswith(_SIMS_NAMESPACE):
-        importlib.import_module("sims")
+        try:
+            importlib.import_module("sims")
+        except ModuleNotFoundError as err:
+            raise ValueError(f"env: {env_id!r} needs the 'sims' package ({err})") from err
     try:
         env = gym.make(env_id, disable_env_checker=True, **dict(env_kwargs or {}))
     except gym.error.Error as err:

@@ -327,7 +327,7 @@ class _Generation:
     ) -> None:
         self.root, self.spec, self.manifest = root, spec, manifest
         self.shard_size = int(manifest["shard_size"])
-        self.states = []
+        self.states: list[_SubsetState] = []
         for subset, record in zip(spec.subsets, manifest["subsets"], strict=True):
             state = _SubsetState(subset, record, attempt_limit=1000 * subset.count + 1000)
             if record["shards"]:
