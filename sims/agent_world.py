@@ -10,6 +10,7 @@ thickness, so it cannot pass through a wall.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import pymunk
@@ -31,6 +32,19 @@ class AgentWorldEnv(PymunkEnv):
     bodies_are_driven: ClassVar[bool] = True
     world_bounds: ClassVar[tuple[float, float, float, float]] = (-1.1, 3.1, -1.1, 1.1)
     render_width: ClassVar[int] = 560
+
+    @staticmethod
+    def _threshold(name: str, value: float) -> float:
+        """Return ``value`` as a float after checking it is a positive finite distance.
+
+        Raises:
+            ValueError: naming ``name`` if ``value`` is not a positive finite number.
+        """
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{name}: expected a positive distance, got {value!r}")
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name}: expected a positive finite distance, got {value}")
+        return float(value)
 
     def _add_body(
         self,

@@ -84,12 +84,27 @@ class RobotRemoteControlEnv(AgentWorldEnv):
 
     Args:
         render_mode: ``None`` or ``"rgb_array"``.
+        control_threshold: agent-computer distance that gives control (reference: 0.1).
+        goal_threshold: robot-goal distance that solves the task (reference: 0.1). The reference's
+            planning wrapper scales its single threshold, used for both, by 1.5; pass 0.15 to both
+            to reproduce it.
+
+    Raises:
+        ValueError: if a threshold is not a positive finite distance.
     """
 
     flag_names: ClassVar[tuple[str, ...]] = ("robot_controlled",)
     latent_names: ClassVar[tuple[str, ...]] = ("robot_controlled",)
 
-    def __init__(self, render_mode: str | None = None) -> None:
+    def __init__(
+        self,
+        render_mode: str | None = None,
+        *,
+        control_threshold: float = CONTROL_THRESHOLD,
+        goal_threshold: float = GOAL_THRESHOLD,
+    ) -> None:
+        self.control_threshold = self._threshold("control_threshold", control_threshold)
+        self.goal_threshold = self._threshold("goal_threshold", goal_threshold)
         super().__init__(render_mode)
         self.observation_space = spaces.Box(-1.0, 1.0, (4,), np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
@@ -122,9 +137,10 @@ class RobotRemoteControlEnv(AgentWorldEnv):
 
     def _transition(self, action: list[float]) -> tuple[float, bool]:
         (ax, ay), (rx, ry) = self._xy
-        if math.hypot(ax - COMPUTER_POSITION[0], ay - COMPUTER_POSITION[1]) < CONTROL_THRESHOLD:
+        cx, cy = COMPUTER_POSITION
+        if math.hypot(ax - cx, ay - cy) < self.control_threshold:
             self.robot_controlled = True
-        solved = math.hypot(rx - GOAL_POSITION[0], ry - GOAL_POSITION[1]) < GOAL_THRESHOLD
+        solved = math.hypot(rx - GOAL_POSITION[0], ry - GOAL_POSITION[1]) < self.goal_threshold
         return (1.0 if solved else 0.0), solved
 
     def _observation(self) -> np.ndarray:
@@ -144,13 +160,14 @@ class RobotRemoteControlEnv(AgentWorldEnv):
         for lower, upper in (AGENT_ROOM, ROBOT_ROOM):
             canvas.rect(lower, upper, fill=COLORS["floor"])
         canvas.segments(self.walls, COLORS["wall"])
-        canvas.circle(COMPUTER_POSITION, CONTROL_THRESHOLD, fill=None, outline=COLORS["computer"])
+        radius = self.control_threshold
+        canvas.circle(COMPUTER_POSITION, radius, fill=None, outline=COLORS["computer"])
         cx, cy = COMPUTER_POSITION
         canvas.rect((cx - 0.05, cy - 0.04), (cx + 0.05, cy + 0.04), fill=COLORS["computer"])
         gx, gy = GOAL_POSITION
         canvas.rect(
-            (gx - GOAL_THRESHOLD, gy - GOAL_THRESHOLD),
-            (gx + GOAL_THRESHOLD, gy + GOAL_THRESHOLD),
+            (gx - self.goal_threshold, gy - self.goal_threshold),
+            (gx + self.goal_threshold, gy + self.goal_threshold),
             fill=COLORS["goal"],
         )
         robot_color = COLORS["robot_active"] if self.robot_controlled else COLORS["robot"]

@@ -129,6 +129,12 @@ class ShepherdEnv(AgentWorldEnv):
 
     Args:
         render_mode: ``None`` or ``"rgb_array"``.
+        lever_threshold: agent-lever distance that opens the gate (reference: 0.2).
+        cage_threshold: agent-cage distance for picking the cage up and cage-sheep distance for
+            a catch (reference: 0.1). The reference's planning wrapper uses 0.24 and 0.12.
+
+    Raises:
+        ValueError: if a threshold is not a positive finite distance.
     """
 
     flag_names: ClassVar[tuple[str, ...]] = ("gate_open", "cage_carried", "sheep_caught")
@@ -141,7 +147,15 @@ class ShepherdEnv(AgentWorldEnv):
         "stable_height",
     )
 
-    def __init__(self, render_mode: str | None = None) -> None:
+    def __init__(
+        self,
+        render_mode: str | None = None,
+        *,
+        lever_threshold: float = LEVER_THRESHOLD,
+        cage_threshold: float = CAGE_THRESHOLD,
+    ) -> None:
+        self.lever_threshold = self._threshold("lever_threshold", lever_threshold)
+        self.cage_threshold = self._threshold("cage_threshold", cage_threshold)
         super().__init__(render_mode)
         low = np.array([-1.0] * 6 + [0.0], dtype=np.float32)
         self.observation_space = spaces.Box(low, np.ones(7, np.float32), dtype=np.float32)
@@ -209,19 +223,19 @@ class ShepherdEnv(AgentWorldEnv):
         (ax, ay), (cx, cy), (sx, sy) = self._xy
         if (
             not gate_was_open
-            and math.hypot(ax - LEVER_POSITION[0], ay - LEVER_POSITION[1]) < LEVER_THRESHOLD
+            and math.hypot(ax - LEVER_POSITION[0], ay - LEVER_POSITION[1]) < self.lever_threshold
         ):
             self._set_gate(True)
         if self.cage_carried:
             if action[2] <= 0.0:
                 self.cage_carried = False
-        elif action[2] > 0.0 and math.hypot(ax - cx, ay - cy) < CAGE_THRESHOLD:
+        elif action[2] > 0.0 and math.hypot(ax - cx, ay - cy) < self.cage_threshold:
             self.cage_carried = True
         if (
             not self.sheep_caught
             and not self.cage_carried
             and self.gate_open
-            and math.hypot(cx - sx, cy - sy) < CAGE_THRESHOLD
+            and math.hypot(cx - sx, cy - sy) < self.cage_threshold
         ):
             self.sheep_caught = True
         if not self.sheep_caught:
@@ -291,9 +305,9 @@ class ShepherdEnv(AgentWorldEnv):
         if self.gate_open:
             self._draw_sheep(canvas)
         lever_color = COLORS["lever_on"] if self.gate_open else COLORS["lever"]
-        canvas.circle(LEVER_POSITION, LEVER_THRESHOLD, fill=None, outline=lever_color)
+        canvas.circle(LEVER_POSITION, self.lever_threshold, fill=None, outline=lever_color)
         canvas.circle(LEVER_POSITION, 0.05, fill=lever_color)
-        h = CAGE_THRESHOLD
+        h = self.cage_threshold
         cx, cy = self._xy[_CAGE_INDEX]
         canvas.rect(
             (cx - h, cy - h), (cx + h, cy + h), fill=None, outline=COLORS["cage"], line_width=0.02

@@ -107,3 +107,14 @@ def test_reaching_the_goal_gives_reward_and_terminates():
     assert (reward, terminated, truncated) == (0.0, False, False)  # 0.15 away
     _, reward, terminated, _, _ = env.step(np.array([1.0, 0.0], np.float32))  # 0.05 away
     assert (reward, terminated) == (1.0, True)
+
+
+def test_goal_threshold_can_be_widened_as_in_the_reference_wrapper():
+    gx, gy = GOAL_POSITION
+    for threshold, solved in ((0.1, False), (0.15, True)):
+        env = RobotRemoteControlEnv(goal_threshold=threshold)
+        env.reset(seed=0)
+        env.set_state(np.array([0.0, 0.0, 0, 0, gx - 0.12, gy, 0, 0, 1.0, 0.0]))
+        assert env.step(np.zeros(2, np.float32))[2] is solved
+    with pytest.raises(ValueError, match="control_threshold: expected a positive"):
+        RobotRemoteControlEnv(control_threshold=0.0)

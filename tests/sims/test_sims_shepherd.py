@@ -183,3 +183,18 @@ def test_bad_options_are_rejected(options, message):
     env = ShepherdEnv()
     with pytest.raises(ValueError, match=message):
         env.reset(seed=0, options=options)
+
+
+def test_planning_thresholds_can_be_widened_as_in_the_reference_wrapper():
+    lx, ly = LEVER_POSITION
+    left = np.array([-1.0, 0.0, -1.0], np.float32)
+    for threshold, expected in ((0.2, False), (0.3, True)):  # agent 0.255 away after one step
+        env = ShepherdEnv(lever_threshold=threshold)
+        env.reset(seed=0)
+        state = env.get_state()
+        state[0:2] = (lx + 0.35, ly - 0.05)
+        env.set_state(state)
+        assert env.step(left)[4]["gate_open"] is expected
+    for bad in (0.0, -1.0, float("nan"), "0.2"):
+        with pytest.raises(ValueError, match="cage_threshold: expected a positive"):
+            ShepherdEnv(cage_threshold=bad)
