@@ -165,3 +165,13 @@ def test_regularization_is_lambda_times_mean_theta():
     baseline = _model("gru", reg_lambda=0.25)
     zero = baseline.regularization(None)
     assert zero.shape == () and float(zero) == 0.0
+
+
+def test_k_zero_starts_from_zeros_and_feeds_the_first_real_observation():
+    model = _model("gatel0rd", k=0)
+    obs, actions = _data()
+    assert model.f_init is None
+    assert torch.equal(model.initial_state(obs[:, :0], actions[:, :0]), torch.zeros(5, 4))
+    closed = model(obs, actions, teacher_prob=0.0).predictions
+    preds, _ = model.rollout(torch.zeros(5, 4), obs[:, 0], actions)
+    torch.testing.assert_close(closed, preds, atol=1e-6, rtol=0)
