@@ -55,19 +55,19 @@ class ColoredNoise:
         self.device = torch.device(device)
         self.dtype = dtype
         self.is_white = self.beta == 0 or self.samples == 1
-        self._real_scale, self._imag_scale = self._spectral_scales()
+        self._work_dtype = torch.float64 if dtype == torch.float64 else torch.float32
+        self._scale = self._spectral_scale()
 
     @property
     def num_frequencies(self) -> int:
         """Number of real-FFT frequencies ``n // 2 + 1``."""
         return self.samples // 2 + 1
 
-    def _spectral_scales(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-frequency factors of real and imaginary parts, unit-variance scaling included."""
+    def _spectral_scale(self) -> torch.Tensor:
+        """``(n // 2 + 1, 2)`` factors of the real and imaginary parts, unit variance included."""
         n = self.samples
         if self.is_white:
-            empty = torch.empty(0, dtype=torch.float64)
-            return empty, empty
+            return torch.empty(0, 2, dtype=self._work_dtype, device=self.device)
         freqs = torch.arange(n // 2 + 1, dtype=torch.float64) / n
         freqs[0] = freqs[1]  # flat spectrum below fmin = 1 / n
         amplitude = freqs ** (-self.beta / 2)
@@ -84,11 +84,7 @@ class ColoredNoise:
         if n % 2 == 0:  # the Nyquist coefficient is real too
             real[-1] *= math.sqrt(2)
             imag[-1] = 0
-        work_dtype = torch.float64 if self.dtype == torch.float64 else torch.float32
-        return (
-            (real / sigma).to(self.device, work_dtype),
-            (imag / sigma).to(self.device, work_dtype),
-        )
+        return (torch.stack([real, imag], dim=-1) / sigma).to(self.device, self._work_dtype)
 
     def from_normals(self, real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
         """Shape given standard-normal Fourier draws into colored noise.
@@ -113,37 +109,49 @@ class ColoredNoise:
                 f"real and imag must both have shape (..., {expected}), got "
                 f"{tuple(real.shape)} and {tuple(imag.shape)}"
             )
-        dtype = self._real_scale.dtype
-        spectrum = torch.complex(
-            real.to(self.device, dtype) * self._real_scale,
-            imag.to(self.device, dtype) * self._imag_scale,
-        )
-        return torch.fft.irfft(spectrum, n=self.samples, dim=-1).to(self.dtype)
+        normals = torch.stack([real, imag], dim=-1).to(self.device, self._work_dtype)
+        return self._synthesize(normals)
 
-    def sample(self, batch_shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+    def _synthesize(self, normals: torch.Tensor) -> torch.Tensor:
+        """``(..., n // 2 + 1, 2)`` standard normals (real, imaginary) -> ``(..., n)`` noise."""
+        spectrum = torch.view_as_complex(normals * self._scale)
+        noise = torch.fft.irfft(spectrum, n=self.samples, dim=-1)
+        return noise if noise.dtype == self.dtype else noise.to(self.dtype)
+
+    def sample(
+        self,
+        batch_shape: tuple[int, ...],
+        generator: torch.Generator,
+        *,
+        channels: int | None = None,
+    ) -> torch.Tensor:
         """Draw noise series.
 
         Args:
             batch_shape: leading shape of independent series.
             generator: source of randomness, on :attr:`device`.
+            channels: if given, that many independent series per batch entry, laid out after
+                the time axis (as action dimensions after the horizon).
 
         Returns:
-            ``(*batch_shape, n)`` noise, correlated along the last (time) axis only.
+            ``(*batch_shape, n)`` noise, or a ``(*batch_shape, n, channels)`` view of series
+            generated time-last (a real FFT along the last axis is much faster on CPU);
+            correlated along the time axis only.
         """
+        shape = (*batch_shape, *(() if channels is None else (channels,)))
         if self.is_white:
-            return torch.randn(
-                (*batch_shape, self.samples),
+            noise = torch.randn(
+                (*shape, self.samples), generator=generator, device=self.device, dtype=self.dtype
+            )
+        else:
+            normals = torch.randn(
+                (*shape, self.num_frequencies, 2),
                 generator=generator,
                 device=self.device,
-                dtype=self.dtype,
+                dtype=self._work_dtype,
             )
-        normals = torch.randn(
-            (2, *batch_shape, self.num_frequencies),
-            generator=generator,
-            device=self.device,
-            dtype=self._real_scale.dtype,
-        )
-        return self.from_normals(normals[0], normals[1])
+            noise = self._synthesize(normals)
+        return noise if channels is None else noise.transpose(-1, -2)
 
 
 def powerlaw_psd_gaussian(

@@ -23,9 +23,10 @@ exist) plus 3 kept elites in iterations 1 and 2.
 
 Deviations from the reference, all without effect at the defaults:
 
-* The plan is the best sequence over *all* iterations. The reference takes the best of the last
-  iteration's candidate set; with kept elites (the default) that set contains the best of every
-  earlier iteration, so the two agree.
+* The plan is the best sequence over *all* iterations. With kept elites (the default) that is the
+  reference's rule, the best of the last iteration's candidate set, which holds the best of every
+  earlier iteration; without kept elites the reference would forget earlier iterations' best.
+* A plan in which some problem saw no finite cost raises a ``ValueError`` (NaN ranks last).
 * The population floor uses the effective elite count ``K = max(2, min(elites, population // 2))``
   rather than the configured one, so the population never grows when ``elites > population / 2``.
 """
@@ -38,7 +39,7 @@ import math
 import torch
 
 from planners.action_box import ArrayLike
-from planners.ranking import BestSequence, CostFn, evaluate_costs, ranking_costs
+from planners.ranking import BestSequence, CostFn, check_some_finite, evaluate_costs
 from planners.sampling import SamplingPlanner, check_fraction, check_positive_int
 
 logger = logging.getLogger(__name__)
@@ -196,9 +197,8 @@ class ICEM(SamplingPlanner):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Momentum update of mean and std from ``(B, K, H, A)`` elites."""
         elite_std, elite_mean = torch.std_mean(elites, dim=1, correction=0)
-        new_mean = (1 - self.alpha) * elite_mean + self.alpha * mean
-        new_std = (1 - self.alpha) * elite_std + self.alpha * std
-        return new_mean, new_std
+        # lerp(elite, old, alpha) = (1 - alpha) * elite + alpha * old
+        return torch.lerp(elite_mean, mean, self.alpha), torch.lerp(elite_std, std, self.alpha)
 
     def plan(self, cost_fn: CostFn) -> torch.Tensor:
         """Run the iCEM iterations of one MPC step for all problems.
@@ -215,10 +215,14 @@ class ICEM(SamplingPlanner):
             ValueError: if ``cost_fn`` returns the wrong shape or only NaN for some problem.
         """
         mean, std = self._require_reset()
-        batch = mean.shape[0]
-        best = BestSequence(
-            batch, self.horizon, self.action_dim, device=self.device, dtype=self.dtype
-        )
+        # With kept elites the best candidate of every iteration is carried into the next one, so
+        # the best of the last candidate set (elite 0) is the best seen; otherwise track it.
+        keeps_best = self.keep_previous_elites and self.num_reused > 0
+        best = None
+        if self.iterations > 1 and not keeps_best:
+            best = BestSequence(
+                mean.shape[0], self.horizon, self.action_dim, device=self.device, dtype=self.dtype
+            )
         elites: torch.Tensor | None = None
         elite_costs: torch.Tensor | None = None
         sizes: list[tuple[int, int]] = []
@@ -229,20 +233,25 @@ class ICEM(SamplingPlanner):
                 samples[:, 0] = mean
             if iteration == 0:
                 samples = self._with_carried_elites(samples, mean, std)
-            raw_costs = evaluate_costs(cost_fn, samples)
-            candidates, costs = samples, ranking_costs(raw_costs)
-            if iteration > 0 and self.keep_previous_elites and self.num_reused > 0:
-                assert elites is not None and elite_costs is not None
+            candidates = samples
+            costs = evaluate_costs(cost_fn, samples)
+            if iteration > 0 and keeps_best and elites is not None and elite_costs is not None:
                 candidates = torch.cat([candidates, elites[:, : self.num_reused]], dim=1)
                 costs = torch.cat([costs, elite_costs[:, : self.num_reused]], dim=1)
             sizes.append((samples.shape[1], candidates.shape[1]))
-            best.update(samples, ranking_costs(raw_costs), raw_costs)
+            if best is not None:
+                best.update(candidates, costs)
             elite_costs, index = torch.topk(costs, self.num_elites, dim=1, largest=False)
             elites = gather_sequences(candidates, index)
             mean, std = self._refit(elites, mean, std)
-        best.check()
+        assert elites is not None and elite_costs is not None  # iterations >= 1
+        if best is None:
+            plan, plan_costs = elites[:, 0].clone(), elite_costs[:, 0]
+        else:
+            plan, plan_costs = best.actions, best.costs
+        check_some_finite(plan_costs)
         self._set_distribution(mean, std)
         self._elites = elites
         self._carried = None
         self.last_iteration_sizes = sizes
-        return best.actions
+        return plan

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +95,7 @@ def make_objective(
     *,
     reduction: Reduction = "sum",
     rows: torch.Tensor | None = None,
+    rollout_kwargs: Mapping[str, Any] | None = None,
 ) -> CostFn:
     """Cost function of action sequences through the model's rollout.
 
@@ -106,10 +107,13 @@ def make_objective(
         reduction: how step costs are reduced along the horizon.
         rows: ``(n,)`` int64 indices of the problems to evaluate; the others get cost 0 without a
             rollout. All problems when ``None``.
+        rollout_kwargs: extra keyword arguments of ``model.rollout`` (e.g. ``check_nan=False`` for
+            mbplan's world models, which skips their one host synchronisation per call).
 
     Returns:
         ``cost_fn(actions (B, P, H, A)) -> costs (B, P)``.
     """
+    extra = dict(rollout_kwargs or {})
 
     @torch.no_grad()
     def cost_fn(actions: torch.Tensor) -> torch.Tensor:
@@ -121,7 +125,7 @@ def make_objective(
         flat_state = sel_state.unsqueeze(1).expand(n, population, -1).reshape(n * population, -1)
         flat_obs = sel_obs.unsqueeze(1).expand(n, population, -1).reshape(n * population, -1)
         pred, _ = model.rollout(
-            flat_state, flat_obs, chosen.reshape(n * population, horizon, action_dim)
+            flat_state, flat_obs, chosen.reshape(n * population, horizon, action_dim), **extra
         )
         costs = reduce_along_trajectory(task.step_cost(pred), reduction).reshape(n, population)
         costs = costs.to(actions.dtype)
@@ -216,6 +220,7 @@ def run_mpc(
     record_predictions: bool = False,
     record_states: bool = False,
     render: bool = False,
+    rollout_kwargs: Mapping[str, Any] | None = None,
 ) -> list[EpisodeResult]:
     """Run one MPC episode in each env, all planned together.
 
@@ -233,6 +238,7 @@ def run_mpc(
         record_predictions: keep the model's rollout of every executed plan.
         record_states: keep the filtered model state at every planning step.
         render: keep a frame after the reset and after every step.
+        rollout_kwargs: extra keyword arguments of ``model.rollout`` in the objective.
 
     Returns:
         ``B`` :class:`EpisodeResult`, in the order of ``envs``.
@@ -290,7 +296,15 @@ def run_mpc(
     while steps < max_steps and not all(r.done for r in recorders):
         active = [b for b, r in enumerate(recorders) if not r.done]
         rows = None if len(active) == batch else torch.tensor(active, device=device)
-        cost_fn = make_objective(model, state, current, task, reduction=reduction, rows=rows)
+        cost_fn = make_objective(
+            model,
+            state,
+            current,
+            task,
+            reduction=reduction,
+            rows=rows,
+            rollout_kwargs=rollout_kwargs,
+        )
         start = time.perf_counter()
         plan = planner.plan(cost_fn)
         actions = plan[:, 0].detach().cpu().numpy()

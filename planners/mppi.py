@@ -22,7 +22,7 @@ import math
 import torch
 
 from planners.action_box import ArrayLike
-from planners.ranking import BestSequence, CostFn, evaluate_costs, ranking_costs
+from planners.ranking import BestSequence, CostFn, evaluate_costs
 from planners.sampling import SamplingPlanner, check_fraction, check_positive_int
 
 
@@ -115,9 +115,8 @@ class MPPI(SamplingPlanner):
         )
         for _ in range(self.iterations):
             samples = self.sample(mean, std, self.population)
-            raw_costs = evaluate_costs(cost_fn, samples)
-            costs = ranking_costs(raw_costs)
-            best.update(samples, costs, raw_costs)
+            costs = evaluate_costs(cost_fn, samples)
+            best.update(samples, costs)
             weights = mppi_weights(costs, self.temperature)
             mean = torch.einsum("bp,bpha->bha", weights, samples)
         best.check()

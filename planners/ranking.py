@@ -1,11 +1,13 @@
 """Checking the costs a cost function returns, and keeping the best sequence seen.
 
 Costs are minimised. NaN ranks last, tied with ``+inf``: a NaN cost never makes a sequence an elite
-ahead of a finite one, and never makes it the executed plan while any non-NaN candidate exists.
+ahead of a finite one, and never makes it the executed plan. A plan in which some problem saw no
+finite cost at all raises a ``ValueError``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -23,7 +25,7 @@ def evaluate_costs(cost_fn: CostFn, actions: torch.Tensor) -> torch.Tensor:
         actions: ``(batch, population, horizon, action_dim)``.
 
     Returns:
-        ``(batch, population)`` costs in the actions' dtype, NaN kept (see :func:`ranking_costs`).
+        ``(batch, population)`` ranking costs in the actions' dtype, NaN mapped to ``+inf``.
 
     Raises:
         ValueError: if the result is not a floating tensor of shape ``(batch, population)``.
@@ -41,7 +43,7 @@ def evaluate_costs(cost_fn: CostFn, actions: torch.Tensor) -> torch.Tensor:
         )
     if not (costs.is_floating_point() or costs.dtype in (torch.int32, torch.int64, torch.bool)):
         raise ValueError(f"cost_fn must return real costs, got dtype {costs.dtype}")
-    return costs.to(device=actions.device, dtype=actions.dtype)
+    return ranking_costs(costs.to(device=actions.device, dtype=actions.dtype))
 
 
 def ranking_costs(costs: torch.Tensor) -> torch.Tensor:
@@ -51,9 +53,26 @@ def ranking_costs(costs: torch.Tensor) -> torch.Tensor:
         costs: ``(batch, population)``.
 
     Returns:
-        A new ``(batch, population)`` tensor.
+        A new ``(batch, population)`` tensor; finite and infinite values unchanged.
     """
-    return torch.where(torch.isnan(costs), torch.full_like(costs, float("inf")), costs)
+    return torch.nan_to_num(costs, nan=math.inf, posinf=math.inf, neginf=-math.inf)
+
+
+def check_some_finite(best_costs: torch.Tensor) -> None:
+    """Raise unless every problem's best ranking cost is finite (one host synchronisation).
+
+    Args:
+        best_costs: ``(batch,)`` lowest ranking cost seen per problem.
+
+    Raises:
+        ValueError: naming the problems for which ``cost_fn`` returned only NaN or ``+inf``.
+    """
+    if not bool(torch.isfinite(best_costs).all()):
+        bad = torch.nonzero(~torch.isfinite(best_costs)).flatten().tolist()
+        raise ValueError(
+            f"cost_fn returned no finite cost for problem(s) {bad}: NaN and +inf rank last, so "
+            "there is no sequence to execute"
+        )
 
 
 class BestSequence:
@@ -77,42 +96,22 @@ class BestSequence:
         dtype: torch.dtype,
     ) -> None:
         self.actions = torch.zeros(batch_size, horizon, action_dim, device=device, dtype=dtype)
-        self.costs = torch.full((batch_size,), float("inf"), device=device, dtype=dtype)
-        self._any_number = torch.zeros(batch_size, dtype=torch.bool, device=device)
-        self._filled = False
+        self.costs = torch.full((batch_size,), math.inf, device=device, dtype=dtype)
 
-    def update(
-        self, candidates: torch.Tensor, costs: torch.Tensor, raw_costs: torch.Tensor
-    ) -> None:
-        """Take a candidate set into account.
+    def update(self, candidates: torch.Tensor, costs: torch.Tensor) -> None:
+        """Take a candidate set into account; only a strictly lower cost replaces the incumbent.
 
         Args:
             candidates: ``(B, P, H, A)`` action sequences.
             costs: ``(B, P)`` ranking costs (NaN already mapped to ``+inf``).
-            raw_costs: ``(B, P)`` costs as returned, used only to tell NaN from ``+inf``.
         """
         best_cost, best_index = costs.min(dim=1)
-        best_actions = candidates[
-            torch.arange(candidates.shape[0], device=candidates.device), best_index
-        ]
-        if self._filled:  # only a strictly lower cost replaces the incumbent
-            better = best_cost < self.costs
-        else:  # the first set replaces the placeholder, so an all-inf problem gets a real sequence
-            better = torch.ones_like(best_cost, dtype=torch.bool)
-            self._filled = True
+        index = best_index[:, None, None, None].expand(-1, 1, *candidates.shape[2:])
+        best_actions = torch.gather(candidates, 1, index)[:, 0]
+        better = best_cost < self.costs
         self.costs = torch.where(better, best_cost, self.costs)
         self.actions = torch.where(better[:, None, None], best_actions, self.actions)
-        self._any_number = self._any_number | ~torch.isnan(raw_costs).all(dim=1)
 
     def check(self) -> None:
-        """Raise if some problem saw only NaN costs (one host synchronisation).
-
-        Raises:
-            ValueError: naming the problems whose every candidate cost was NaN.
-        """
-        if not bool(self._any_number.all()):
-            bad = torch.nonzero(~self._any_number).flatten().tolist()
-            raise ValueError(
-                f"cost_fn returned NaN for every candidate sequence of problem(s) {bad}; "
-                "there is no sequence to execute"
-            )
+        """Raise if some problem saw no finite cost (see :func:`check_some_finite`)."""
+        check_some_finite(self.costs)

@@ -203,9 +203,8 @@ class SamplingPlanner(ABC):
             the noise correlated along the horizon only.
         """
         batch = mean.shape[0]
-        noise = self.noise.sample((batch, count, self.action_dim), self.generator)
-        noise = noise.transpose(-1, -2)  # (B, count, A, H) -> (B, count, H, A)
-        return self.box.clip(mean.unsqueeze(1) + std.unsqueeze(1) * noise)
+        noise = self.noise.sample((batch, count), self.generator, channels=self.action_dim)
+        return self.box.clip(torch.addcmul(mean.unsqueeze(1), std.unsqueeze(1), noise))
 
     @abstractmethod
     def plan(self, cost_fn: CostFn) -> torch.Tensor:

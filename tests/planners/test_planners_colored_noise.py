@@ -108,3 +108,15 @@ def test_from_normals_checks_shapes() -> None:
     noise = ColoredNoise(3.0, 30)
     with pytest.raises(ValueError, match=r"\(\.\.\., 16\)"):
         noise.from_normals(torch.zeros(2, 15), torch.zeros(2, 15))
+
+
+def test_channels_layout_correlates_along_time_only() -> None:
+    # (batch, n, channels): as the planners lay out (population, horizon, action_dim).
+    noise = ColoredNoise(3.0, 30).sample((20000,), torch.Generator().manual_seed(4), channels=2)
+    assert noise.shape == (20000, 30, 2)
+    along_time = empirical_lag1(noise.transpose(-1, -2))
+    assert along_time == pytest.approx(analytic_lag1_autocorrelation(3.0, 30), abs=0.01)
+    cross = float((noise[..., 0] * noise[..., 1]).mean() / noise.var())
+    assert abs(cross) < 0.03
+    white = ColoredNoise(0.0, 30).sample((5,), torch.Generator(), channels=2)
+    assert white.shape == (5, 30, 2)

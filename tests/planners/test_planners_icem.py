@@ -90,7 +90,7 @@ def test_samples_inside_bounds_and_bounds_are_reached() -> None:
     corner = torch.tensor([1.0, -0.5])
     on_corner = (recorder.calls[-1] == corner).float().mean()
     assert float(on_corner) > 0.2  # clipping, not truncation: many entries sit exactly on the bound
-    torch.testing.assert_close(best[:, 0], corner.expand(3, 2), atol=0.05, rtol=0)
+    assert float((best - corner).abs().mean()) < 0.1  # the plan hugs the corner of the box
 
 
 def test_executed_action_is_first_of_lowest_cost_sequence_seen() -> None:
@@ -108,15 +108,17 @@ def test_executed_action_is_first_of_lowest_cost_sequence_seen() -> None:
     torch.testing.assert_close(best[:, 0], expected[:, 0])
 
 
-def test_best_of_an_earlier_iteration_survives_later_worse_iterations() -> None:
-    # Later iterations are penalised: the plan must still be the best of iteration 0.
+@pytest.mark.parametrize("keep", [True, False])
+def test_best_of_an_earlier_iteration_survives_later_worse_iterations(keep: bool) -> None:
+    # Later iterations are penalised: the plan must still be the best of iteration 0, whether it
+    # travels with the kept elites or is tracked separately.
     calls = []
 
     def cost(actions: torch.Tensor) -> torch.Tensor:
         calls.append(actions.clone())
         return (actions**2).sum(dim=(-1, -2)) + 1000.0 * (len(calls) - 1)
 
-    planner = make_icem(seed=2)
+    planner = make_icem(seed=2, keep_previous_elites=keep)
     planner.reset(1)
     best = planner.plan(cost)
     first = calls[0][0]
@@ -295,6 +297,13 @@ def test_nan_costs_rank_last_never_first() -> None:
         planner.shift()
 
 
+def test_only_infinite_costs_raise() -> None:
+    planner = make_icem()
+    planner.reset(1)
+    with pytest.raises(ValueError, match="no finite cost"):
+        planner.plan(lambda a: torch.full(a.shape[:2], math.inf))
+
+
 def test_all_nan_costs_raise() -> None:
     planner = make_icem()
     planner.reset(2)
@@ -304,7 +313,7 @@ def test_all_nan_costs_raise() -> None:
         costs[1] = math.nan
         return costs
 
-    with pytest.raises(ValueError, match=r"NaN for every candidate sequence of problem\(s\) \[1\]"):
+    with pytest.raises(ValueError, match=r"no finite cost for problem\(s\) \[1\]"):
         planner.plan(cost)
 
 

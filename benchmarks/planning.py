@@ -1,0 +1,305 @@
+"""Planning speed: mbplan's iCEM against mbrl-lib's ``ICEMOptimizer``, side by side in one run.
+
+Time per MPC step (plan, read the executed action on the host, shift the warm start) on the same
+objectives and budgets:
+
+* ``analytic``: a quadratic ``sum_t ||a_t - target_t||^2``; measures the optimiser's own overhead;
+* ``gatel0rd``: the RRC task cost of a GateL0RD world model's rollout (hidden 16, RRC dimensions,
+  untrained weights: speed does not depend on them), through ``planners.make_objective``.
+
+Settings: iCEM "blitz" (population 40, horizon 30, 3 iterations, 10 elites, beta 3, gamma 1.25,
+alpha 0.1, 30 % elites reused) and population 1000 (100 elites, otherwise the same). mbrl-lib runs
+with ``elite_ratio = elites / population``, ``keep_elite_frac = 0.3`` and
+``return_mean_elites=False`` (execute the best, as the paper), the warm start shifted as its
+``TrajectoryOptimizer`` does. The "seq/step" columns give the sequences each evaluates per step
+(the budgets differ by mbrl-lib's rounding up and re-evaluated elites). The "obj" columns give the
+time spent inside the objective; the rest is the optimiser's overhead. A last row plans 16
+independent problems in one mbplan call (mbrl-lib has no batch axis).
+
+mbrl-lib is optional (``pip install --no-deps mbrl==0.2.0 "omegaconf<2.1" termcolor``): its
+column is skipped when it is absent. ``hydra`` is stubbed in ``sys.modules`` (hydra-core 1.0.3 does
+not import on Python 3.11; ``ICEMOptimizer`` never calls it), and so is ``omegaconf`` when its
+``yaml`` dependency is missing (``mbrl.planning`` uses omegaconf only in type hints).
+
+Usage (from the repository root)::
+
+    python benchmarks/planning.py [--device cpu|cuda] [--steps 10] [--rounds 5] [--threads 1]
+                                  [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from planners import ICEM, RRCCost, make_objective
+
+ACTION_DIM = 2
+OBS_DIM = 4
+BATCHED_PROBLEMS = 16
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One planner budget."""
+
+    name: str
+    population: int
+    elites: int
+    horizon: int = 30
+    iterations: int = 3
+
+
+SETTINGS = (Setting("blitz", 40, 10), Setting("pop1000", 1000, 100))
+
+
+def import_mbrl_icem() -> type | None:
+    """mbrl-lib's ICEMOptimizer with the import-time stubs it needs, or None if not installed."""
+    try:
+        import mbrl  # noqa: F401
+    except ImportError:
+        return None
+    if "hydra" not in sys.modules:
+        hydra, utils = types.ModuleType("hydra"), types.ModuleType("hydra.utils")
+        hydra.utils = utils
+        sys.modules.update({"hydra": hydra, "hydra.utils": utils})
+    try:
+        import omegaconf  # noqa: F401
+    except ImportError:
+        for name in [name for name in sys.modules if name.startswith("omegaconf")]:
+            del sys.modules[name]
+        stub = types.ModuleType("omegaconf")
+        for name in ("DictConfig", "ListConfig", "OmegaConf"):
+            setattr(stub, name, type(name, (), {}))
+        sys.modules["omegaconf"] = stub
+    from mbrl.planning import ICEMOptimizer
+
+    return ICEMOptimizer
+
+
+class TimedCost:
+    """Wrap a batched cost ``(B, P, H, A) -> (B, P)``; count sequences and time spent inside."""
+
+    def __init__(self, cost: Callable[[torch.Tensor], torch.Tensor], device: torch.device) -> None:
+        self.cost, self.device = cost, device
+        self.seconds, self.sequences = 0.0, 0
+
+    def _sync(self) -> None:
+        """Wait for queued GPU work, so that the objective's time is measured."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def __call__(self, actions: torch.Tensor) -> torch.Tensor:
+        """Evaluate, timing the call."""
+        self._sync()
+        start = time.perf_counter()
+        out = self.cost(actions)
+        self._sync()
+        self.seconds += time.perf_counter() - start
+        self.sequences += actions.shape[0] * actions.shape[1]
+        return out
+
+    def reset(self) -> None:
+        """Zero the counters."""
+        self.seconds, self.sequences = 0.0, 0
+
+
+def analytic_cost(horizon: int, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
+    ramp = torch.linspace(-0.8, 0.8, horizon, device=device)
+    target = torch.stack([ramp, -ramp], dim=-1)  # (H, A)
+
+    def cost(actions: torch.Tensor) -> torch.Tensor:
+        return ((actions - target) ** 2).sum(dim=(-1, -2))
+
+    return cost
+
+
+def world_model_cost(
+    batch: int, device: torch.device
+) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    try:
+        from mbplan.models import make_world_model, preset
+    except ImportError:
+        return None
+    generator = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)  # weight init of the untrained model (a script may seed globally)
+    options = {**preset("rrc"), "hidden_size": 16}
+    model = make_world_model("gatel0rd", obs_dim=OBS_DIM, action_dim=ACTION_DIM, **options)
+    model = model.to(device).eval()
+    obs_context = (torch.rand(batch, model.k, OBS_DIM, generator=generator) * 2 - 1).to(device)
+    act_context = torch.zeros(batch, model.k, ACTION_DIM, device=device)
+    with torch.no_grad():
+        state = model.initial_state(obs_context, act_context)
+    return make_objective(
+        model, state, obs_context[:, -1], RRCCost(), rollout_kwargs={"check_nan": False}
+    )
+
+
+def mbplan_stepper(setting: Setting, cost: TimedCost, batch: int) -> Callable[[], None]:
+    """One MPC step of mbplan's iCEM per call: plan, read the action on the host, shift."""
+    device = cost.device
+    planner = ICEM(
+        torch.full((ACTION_DIM,), -1.0, device=device),
+        torch.full((ACTION_DIM,), 1.0, device=device),
+        setting.horizon,
+        population=setting.population,
+        elites=setting.elites,
+        iterations=setting.iterations,
+        generator=torch.Generator(device=device).manual_seed(0),
+    )
+    planner.reset(batch)
+
+    def step() -> None:
+        plan = planner.plan(cost)
+        plan[:, 0].cpu()  # the executed action goes to the env: one host sync, as in MPC
+        planner.shift()
+
+    return step
+
+
+def mbrl_stepper(icem_cls: type, setting: Setting, cost: TimedCost) -> Callable[[], None]:
+    """One MPC step of mbrl-lib's ICEMOptimizer per call, shifted as its TrajectoryOptimizer."""
+    device = cost.device
+    bounds = np.ones((setting.horizon, ACTION_DIM))
+    optimizer = icem_cls(
+        num_iterations=setting.iterations,
+        elite_ratio=setting.elites / setting.population,
+        population_size=setting.population,
+        population_decay_factor=1.25,
+        colored_noise_exponent=3.0,
+        lower_bound=(-bounds).tolist(),
+        upper_bound=bounds.tolist(),
+        keep_elite_frac=0.3,
+        alpha=0.1,
+        device=device,
+        return_mean_elites=False,
+    )
+
+    def objective(population: torch.Tensor) -> torch.Tensor:  # (P, H, A) -> (P,) to maximise
+        return -cost(population.unsqueeze(0))[0]
+
+    midpoint = torch.zeros(1, ACTION_DIM, device=device)
+    solution = [midpoint.repeat(setting.horizon, 1)]
+
+    def step() -> None:
+        best = optimizer.optimize(objective, x0=solution[0])
+        best[0].cpu()
+        solution[0] = torch.cat([best[1:], midpoint])  # roll, midpoint tail
+
+    return step
+
+
+def measure(
+    steppers: dict[str, tuple[Callable[[], None], TimedCost]], steps: int, warmup: int, rounds: int
+) -> dict[str, dict[str, float]]:
+    """Medians over interleaved rounds: ms per step, objective ms per step, sequences per step."""
+    for step, _ in steppers.values():
+        for _ in range(warmup):
+            step()
+    rows: dict[str, list[tuple[float, float, float]]] = {name: [] for name in steppers}
+    for _ in range(rounds):
+        for name, (step, cost) in steppers.items():
+            cost.reset()
+            start = time.perf_counter()
+            for _ in range(steps):
+                step()
+            rows[name].append((time.perf_counter() - start, cost.seconds, cost.sequences))
+    out = {}
+    for name, values in rows.items():
+        elapsed, inside, sequences = (
+            float(np.median(column)) for column in zip(*values, strict=True)
+        )
+        out[name] = {
+            "ms": 1e3 * elapsed / steps,
+            "obj_ms": 1e3 * inside / steps,
+            "seq": sequences / steps,
+        }
+    return out
+
+
+def profile_mbplan(setting: Setting, cost: TimedCost, steps: int) -> None:
+    """Print torch.profiler's table of mbplan's iCEM MPC steps."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU]
+    if cost.device.type == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    step = mbplan_stepper(setting, cost, 1)
+    step()
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            step()
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
+
+
+def fmt(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cpu", help="torch device (cpu)")
+    parser.add_argument("--steps", type=int, default=10, help="MPC steps per round (10)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; median (5)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed MPC steps first (3)")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (torch default)")
+    parser.add_argument("--profile", action="store_true", help="torch.profiler of mbplan cells")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    icem_cls = import_mbrl_icem()
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    print(
+        f"device {device} ({name}), torch {torch.__version__}, {torch.get_num_threads()} threads,"
+        f" median of {args.rounds} interleaved rounds of {args.steps} MPC steps"
+    )
+    if icem_cls is None:
+        print("mbrl-lib not installed: its column is skipped")
+
+    header = (
+        "| objective | setting | mbplan ms/step | obj ms | seq/step | mbrl-lib ms/step | "
+        "obj ms | seq/step | speed-up |"
+    )
+    print("\n" + header + "\n|" + "---|" * 9)
+    for objective in ("analytic", "gatel0rd"):
+        for setting in SETTINGS:
+            for batch in (1, BATCHED_PROBLEMS) if setting.name == "blitz" else (1,):
+                if objective == "analytic":
+                    raw = analytic_cost(setting.horizon, device)
+                else:
+                    raw = world_model_cost(batch, device)
+                    if raw is None:
+                        print(f"| {objective} | mbplan.models not importable | | | | | | | |")
+                        break
+                ours_cost = TimedCost(raw, device)
+                steppers = {"mbplan": (mbplan_stepper(setting, ours_cost, batch), ours_cost)}
+                if icem_cls is not None and batch == 1:
+                    theirs_cost = TimedCost(raw, device)
+                    steppers["mbrl"] = (mbrl_stepper(icem_cls, setting, theirs_cost), theirs_cost)
+                timings = measure(steppers, args.steps, args.warmup, args.rounds)
+                ours, theirs = timings["mbplan"], timings.get("mbrl")
+                label = setting.name if batch == 1 else f"{setting.name}, {batch} problems"
+                speedup = None if theirs is None else theirs["ms"] / ours["ms"]
+                print(
+                    f"| {objective} | {label} | {fmt(ours['ms'])} | {fmt(ours['obj_ms'])} | "
+                    f"{fmt(ours['seq'] / batch, 0)} | {fmt(theirs and theirs['ms'])} | "
+                    f"{fmt(theirs and theirs['obj_ms'])} | {fmt(theirs and theirs['seq'], 0)} | "
+                    f"{fmt(speedup, 1)}{'x' if speedup else ''} |"
+                )
+                if args.profile and batch == 1:
+                    profile_mbplan(setting, TimedCost(raw, device), args.steps)
+    if device.type == "cuda":
+        print("\nTarget: population 1000, horizon 30, 3 iterations, GateL0RD hidden 16: <= 10 ms")
+
+
+if __name__ == "__main__":
+    main()
