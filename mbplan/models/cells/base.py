@@ -17,8 +17,8 @@ Two paths exist for every cell and give the same numbers:
   time loop (input projections for all steps in one matmul, the output network on all states at
   once); cells over torch's recurrent modules call the fused native sequence kernel.
 
-:class:`RecurrentStack` stacks cells (the next layer reads the previous layer's output) and packs
-their states side by side: ``state = [state of layer 0, state of layer 1, ...]``.
+:class:`RecurrentStack` stacks cells (the next layer reads the previous layer's output) behind the
+same interface and packs their states side by side: ``state = [layer 0's state, layer 1's, ...]``.
 """
 
 from __future__ import annotations
@@ -146,7 +146,8 @@ class RecurrentCell(nn.Module, ABC):
         Args:
             x: ``(batch, input_size)``.
             state: ``(batch, state_size)``.
-            noise: ``(batch, noise_size)`` standard-normal draws, when ``noise_size > 0``.
+            noise: ``(batch, noise_size)`` standard-normal draws, when ``noise_size > 0``
+                (``None``: no noise).
 
         Returns:
             Output ``(batch, output_size)``, new state and gates ``(batch, gate_size) | None``.
