@@ -212,7 +212,7 @@ class ICEM(SamplingPlanner):
 
         Raises:
             RuntimeError: if :meth:`reset` was not called.
-            ValueError: if ``cost_fn`` returns the wrong shape or only NaN for some problem.
+            ValueError: if ``cost_fn`` returns the wrong shape, or no finite cost for some problem.
         """
         mean, std = self._require_reset()
         # With kept elites the best candidate of every iteration is carried into the next one, so

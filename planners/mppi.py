@@ -107,7 +107,7 @@ class MPPI(SamplingPlanner):
 
         Raises:
             RuntimeError: if :meth:`reset` was not called.
-            ValueError: if ``cost_fn`` returns the wrong shape or only NaN for some problem.
+            ValueError: if ``cost_fn`` returns the wrong shape, or no finite cost for some problem.
         """
         mean, std = self._require_reset()
         best = BestSequence(
