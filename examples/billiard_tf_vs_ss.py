@@ -89,34 +89,59 @@ def dataset(args: Args) -> str:
 
 
 def example_figures(results_dir: Path, runs: dict[str, str], data_root: str) -> list[str]:
-    """Fig. 7 style figures: one test window with a bounce, per core (seed 0, TF)."""
+    """Fig. 7 style figures of one test window, per run label (e.g. ``gatel0rd_ss``)."""
     test = load_split(data_root, "test", window="recipe")
     names = test.subset_names
     index = names.index("no_pocket_drop_1@0") if "no_pocket_drop_1@0" in names else 0
     members = torch.nonzero(test.subset == index).flatten()[:1]
     example = test.select(members)
     written = []
-    for core, run_dir in runs.items():
+    for name, run_dir in runs.items():
         model, _ = load_run_model(run_dir)
         latents = latent_trajectories(model, example)
         gate_open = None if latents.gate_open is None else latents.gate_open[0]
-        stem = results_dir / f"billiard_example_{core}"
+        stem = results_dir / f"billiard_example_{name}"
+        core, regime = name.rsplit("_", 1)
         plots.plot_prediction_plane(
             example.observations[0],
             latents.predictions[0],
             model.k,
             f"{stem}_plane.png",
             gate_open=gate_open,
-            title=f"{core} (teacher forcing): 50-step prediction from 2 real positions",
+            title=f"{core} ({REGIME_NAMES[regime]}): 50 predictions from 2 real positions",
         )
         plots.plot_latents(
             latents.relative[0],
             f"{stem}_latents.png",
             gate_open,
-            title=f"{core}: latent state h_t - h_0",
+            title=f"{core} ({REGIME_NAMES[regime]}): latent state h_t - h_0",
         )
         written += [f"{stem.name}_plane.png", f"{stem.name}_latents.png"]
     return written
+
+
+def reference_predictors(data_root: str) -> dict[str, tuple[float, float]]:
+    """N-step and last-step MSE of three predictors without learning, on the test windows.
+
+    *copy-last* repeats the last real position (o_1); *constant velocity* extrapolates
+    o_1 + t (o_1 - o_0) (no bounces); *mean position* always predicts the training mean.
+    """
+    test = load_split(data_root, "test", window="recipe")
+    train = load_split(data_root, "train", window="recipe")
+    obs = test.observations.double()
+    targets = obs[:, 1:]
+    t = torch.arange(test.steps, dtype=torch.float64)[None, :, None]
+    velocity = obs[:, 1:2] - obs[:, :1]
+    predictions = {
+        "copy-last": torch.where(t < 2, obs[:, :-1], obs[:, 1:2]),
+        "constant velocity": torch.where(t < 1, obs[:, :1], obs[:, 1:2] + t * velocity),
+        "mean position": train.observations.double().mean(dim=(0, 1)).expand_as(targets),
+    }
+    errors = {}
+    for name, predicted in predictions.items():
+        per_step = ((predicted - targets) ** 2).mean(dim=(0, 2))
+        errors[name] = (float(per_step.mean()), float(per_step[-1]))
+    return errors
 
 
 def timing_rows(configs: list) -> dict[str, tuple[float, float]]:
@@ -177,7 +202,7 @@ def kept_notes(path: Path) -> str:
 
 
 def write_report(
-    args: Args, data_root, configs, results, rows, files, examples, timing, wall
+    args: Args, data_root, configs, results, rows, files, examples, timing, wall, references
 ) -> Path:
     results_dir = Path(args.results)
     path = results_dir / "billiard.md"
@@ -212,7 +237,7 @@ def write_report(
     command = "python examples/billiard_tf_vs_ss.py " + " ".join(
         f"--{name.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, tuple) else v}"
         for name, v in dataclasses.asdict(args).items()
-        if v is not None and name not in ("out", "results", "data")
+        if v is not None and name not in ("out", "results")
     )
     manifest = json.loads((Path(data_root) / "manifest.json").read_text(encoding="utf-8"))
     scale = manifest.get("scale") or args.scale
@@ -252,6 +277,9 @@ whole script {wall / 60:.1f} min. Command:
 N-step MSE on the test split, mean ± sample standard deviation over seeds:
 
 {markdown_table(rows)}
+Reference predictors without learning, on the same test windows (N-step / last-step MSE):
+{chr(10).join(f"{name} {mse:.3g} / {last:.3g};" for name, (mse, last) in references.items())[:-1]}.
+
 Error by subset family (mean over seeds): windows without a pocket drop vs windows in which the
 ball is pocketed or drops.
 
@@ -273,7 +301,8 @@ Gate rate: fraction of open gates over time x dimensions; steps with an opening:
 where any gate opened; dimensions used: fraction of (sequence, dimension) that changed at least
 once; openings per sequence: open gates summed over the 50 steps and 8 dimensions (Fig. 3d).
 
-Example test window (seed 0, teacher forcing): predictions in the plane, inputs at which a gate
+Example test window (seed 0; GateL0RD with both regimes, the others with scheduled sampling):
+predictions in the plane, inputs at which a gate
 opened outlined in black (as Fig. 7a), and the latent states `h_t - h_0` (as Fig. 7b; for LSTM the
 packed state holds `h` and `c` of all 3 layers, for GRU/Elman `h` of all 3 layers).
 
@@ -317,11 +346,18 @@ def main(args: Args) -> None:
     results_dir = Path(args.results)
     files = write_comparison(results, results_dir, title="Billiard Ball", prefix="billiard_")
     rows = summarize(results)
-    seed0 = {c.core: c.out for c in configs if c.regime == "tf" and c.seed == args.seeds[0]}
+    seed0 = {
+        f"{c.core}_{c.regime}": c.out
+        for c in configs
+        if c.seed == args.seeds[0] and (c.regime == "ss" or c.core == "gatel0rd")
+    }
     examples = example_figures(results_dir, seed0, root)
+    references = reference_predictors(root)
     timing = timing_rows(configs)
     wall = time.perf_counter() - started
-    path = write_report(args, root, configs, results, rows, files, examples, timing, wall)
+    path = write_report(
+        args, root, configs, results, rows, files, examples, timing, wall, references
+    )
     print(markdown_table(rows))
     print("\n".join(claims(rows)))
     print(f"wrote {path} ({wall / 60:.1f} min)")

@@ -18,23 +18,29 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mbplan.training.config import TrainConfig
 
 HELP = "train a world model (teacher forcing or scheduled sampling); resume a run"
 
 
-def _model_preset(task: str) -> dict:
-    """The task's model kwargs, so that each becomes a ``--model.<name>`` option."""
+def _model_defaults(task: str, core: str | None) -> dict:
+    """The task's model kwargs and the core's cell options, each a ``--model.<name>`` option."""
+    from mbplan.models import preset
+    from mbplan.models.registry import CELL_OPTIONS
+
     try:
-        from mbplan.models import preset
-    except ImportError:  # pragma: no cover - models package missing
-        return {}
-    try:
-        return dict(preset(task))
-    except (KeyError, ValueError):
-        return {}
+        values = dict(preset(task))
+    except ValueError:  # a task without a model preset: sizes must be given explicitly
+        values = {}
+    options = CELL_OPTIONS.get(core, {}) if core else {}
+    values.update({key: value for key, value in options.items() if value is not None})
+    return values
 
 
-def parse_config(argv: Sequence[str], prog: str, description: str):  # noqa: ANN201
+def parse_config(argv: Sequence[str], prog: str, description: str) -> TrainConfig:
     """Parse ``--preset NAME`` and then every ``TrainConfig`` field from ``argv``.
 
     Args:
@@ -51,9 +57,14 @@ def parse_config(argv: Sequence[str], prog: str, description: str):  # noqa: ANN
 
     first = argparse.ArgumentParser(add_help=False)
     first.add_argument("--preset", default="billiard", choices=sorted(PRESETS))
+    first.add_argument("--task")
+    first.add_argument("--core")
     known, rest = first.parse_known_args(list(argv))
+    rest += [f"--{name}={value}" for name in ("task", "core") if (value := getattr(known, name))]
     default = preset_config(known.preset)
-    default = default.replace(model={**_model_preset(default.task), **default.model})
+    # the core's cell options become options only when --core names it (compare trains many)
+    model = _model_defaults(known.task or default.task, known.core)
+    default = default.replace(model={**model, **default.model})
     return tyro.cli(
         type(default),
         args=rest,

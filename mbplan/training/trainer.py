@@ -148,8 +148,12 @@ class Trainer:
             raise ValueError("lr: expected a learning rate when a ready model is passed, got None")
         self.config = config
         self.device = torch.device(config.device)
-        self.train_data = (train_data or self._load(config.train_split)).to(self.device)
-        self.val_data = (val_data or self._load(config.val_split)).to(self.device)
+        if train_data is None:
+            train_data = self._load(config.train_split)
+        if val_data is None:
+            val_data = self._load(config.val_split)
+        self.train_data = train_data.to(self.device)
+        self.val_data = val_data.to(self.device)
         self.run = RunDirectory(config.out)
         self._stop_requested = False
         self._rng = _ForkedGlobalRNG(config.seed, self.device)
@@ -201,7 +205,8 @@ class Trainer:
         if model is None:
             from mbplan.models import make_world_model
 
-            model = make_world_model(**payload["model_hparams"])
+            with torch.random.fork_rng(devices=[]):  # the weights are overwritten from payload
+                model = make_world_model(**payload["model_hparams"])
         trainer = cls(config, train_data=train_data, val_data=val_data, model=model)
         trainer._restore(payload)
         return trainer
