@@ -12,8 +12,8 @@ planner's generator is seeded with ``--seed``. The planner defaults are the iCEM
 "blitz" settings (population 40, horizon 30, 3 iterations, 10 elites, colored noise beta 3).
 Shepherd episodes start on the right (``{"start": "right"}``) as in the paper's planning wrapper.
 
-:func:`plan_episodes` and :func:`write_episode_gif` are the library side of this command (used by
-``mbplan demo``).
+:func:`plan_episodes`, :func:`episode_images` and :func:`save_gif` are the library side of this
+command (used by ``mbplan demo``).
 """
 
 from __future__ import annotations
@@ -208,28 +208,22 @@ def plan_episodes(
     return results
 
 
-def write_episode_gif(
-    result: Any, env_id: str, path: str | Path, *, fps: int = 10, radius: int = 2
-) -> Path:
-    """Write an episode's frames as a GIF, with the predicted path of each plan drawn on it.
+def episode_images(result: Any, env_id: str, *, radius: int = 2) -> list[Any]:
+    """Return an episode's frames as images, with the predicted path of each plan drawn on them.
 
     Args:
         result: an :class:`planners.EpisodeResult` with ``frames`` (and ``predictions`` to draw).
         env_id: the env id (for the obs -> world maps of the drawn positions).
-        path: destination ``.gif``; written atomically.
-        fps: frames per second.
         radius: dot radius in pixels of the predicted positions.
 
     Returns:
-        The path written.
+        One ``PIL.Image`` per frame.
 
     Raises:
         ValueError: if the result has no frames.
     """
     import gymnasium as gym
     from PIL import Image, ImageDraw
-
-    from mbplan.data.io import atomic_write_bytes
 
     if not result.frames:
         raise ValueError("result: has no frames; run the episode with rendering on")
@@ -250,6 +244,22 @@ def write_episode_gif(
                     py = (y_max - y) / (y_max - y_min) * height
                     draw.ellipse((px - radius, py - radius, px + radius, py + radius), fill=color)
         images.append(image)
+    return images
+
+
+def save_gif(images: Sequence[Any], path: str | Path, *, fps: int = 10) -> Path:
+    """Write ``PIL`` images as a looping GIF, atomically.
+
+    Args:
+        images: the frames, all of one size.
+        path: destination ``.gif``.
+        fps: frames per second.
+
+    Returns:
+        The path written.
+    """
+    from mbplan.data.io import atomic_write_bytes
+
     buffer = io.BytesIO()
     duration = max(1, round(1000 / fps))
     images[0].save(
@@ -257,6 +267,27 @@ def write_episode_gif(
     )
     atomic_write_bytes(path, buffer.getvalue())
     return Path(path)
+
+
+def write_episode_gif(
+    result: Any, env_id: str, path: str | Path, *, fps: int = 10, radius: int = 2
+) -> Path:
+    """Write an episode's frames as a GIF, with the predicted path of each plan drawn on it.
+
+    Args:
+        result: an :class:`planners.EpisodeResult` with ``frames`` (and ``predictions`` to draw).
+        env_id: the env id (for the obs -> world maps of the drawn positions).
+        path: destination ``.gif``; written atomically.
+        fps: frames per second.
+        radius: dot radius in pixels of the predicted positions.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: if the result has no frames.
+    """
+    return save_gif(episode_images(result, env_id, radius=radius), path, fps=fps)
 
 
 def _parser() -> argparse.ArgumentParser:
