@@ -29,9 +29,9 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from mbplan.models.affine import add_matmul, transposed_layers
 from mbplan.models.cells.base import CellStep, RecurrentStack, stack_steps
 from mbplan.models.mlp import linear_layers, make_f_init, make_f_post, make_f_pre
 from mbplan.models.validation import (
@@ -61,13 +61,13 @@ class WorldModelOutput(NamedTuple):
 
 
 class _IOWeights(NamedTuple):
-    """f_pre and f_post as plain tensors, prepared once per call."""
+    """f_pre and f_post as plain tensors, prepared once per call (weights transposed)."""
 
-    pre_action: torch.Tensor  # (W1, action_dim): action columns of f_pre's first layer
-    pre_obs_t: torch.Tensor  # (obs_dim, W1): observation columns, transposed
+    pre_action_t: torch.Tensor  # (action_dim, W1): action rows of f_pre's first layer
+    pre_obs_t: torch.Tensor  # (obs_dim, W1): observation rows
     pre_bias: torch.Tensor  # (W1,)
-    pre_rest: list[tuple[torch.Tensor, torch.Tensor]]  # deeper f_pre layers (weight, bias)
-    post: list[tuple[torch.Tensor, torch.Tensor]]  # f_post layers (weight, bias)
+    pre_rest: list[tuple[torch.Tensor, torch.Tensor]]  # deeper f_pre layers (W^T, b)
+    post: list[tuple[torch.Tensor, torch.Tensor]]  # f_post layers (W^T, b), last one scaled
 
 
 class WorldModel(nn.Module):
@@ -292,7 +292,7 @@ class WorldModel(nn.Module):
         if check_nan:
             check_finite({"state": state, "obs": obs, "actions": actions})
         noise = self._draw_noise(batch, actions.shape[1], generator, obs)
-        out = self._autoregress(state, obs, actions, None, None, noise, False)
+        out = self._autoregress(state, obs, actions, None, None, noise, False, with_gates=False)
         return out.predictions, out.state
 
     def regularization(self, gates: torch.Tensor | None) -> torch.Tensor:
@@ -373,42 +373,38 @@ class WorldModel(nn.Module):
         return torch.randn(shape, generator=generator, device=like.device, dtype=like.dtype)
 
     def _io_weights(self) -> _IOWeights:
-        pre, post = linear_layers(self.f_pre), linear_layers(self.f_post)
-        first = pre[0].weight
+        """f_pre and f_post transposed once; ``output_scale`` folded into f_post's last layer."""
+        pre = transposed_layers(linear_layers(self.f_pre))
+        first_t, first_bias = pre[0]
         return _IOWeights(
-            pre_action=first[:, : self.action_dim],
-            pre_obs_t=first[:, self.action_dim :].t(),
-            pre_bias=pre[0].bias,
-            pre_rest=[(layer.weight, layer.bias) for layer in pre[1:]],
-            post=[(layer.weight, layer.bias) for layer in post],
+            pre_action_t=first_t[: self.action_dim],
+            pre_obs_t=first_t[self.action_dim :],
+            pre_bias=first_bias,
+            pre_rest=pre[1:],
+            post=transposed_layers(linear_layers(self.f_post), self.output_scale),
         )
 
     @staticmethod
     def _project_actions(actions: torch.Tensor, io: _IOWeights) -> torch.Tensor:
         """Action part (plus bias) of f_pre's first layer, ``(..., action_dim) -> (..., W1)``."""
-        return F.linear(actions, io.pre_action, io.pre_bias)
+        return add_matmul(io.pre_bias, actions, io.pre_action_t)
 
     @staticmethod
     def _encode(action_part: torch.Tensor, obs: torch.Tensor, io: _IOWeights) -> torch.Tensor:
         """f_pre from the projected actions and the observations, any leading dimensions."""
-        if obs.dim() == 2:
-            z = torch.addmm(action_part, obs, io.pre_obs_t)
-        else:
-            z = action_part + obs @ io.pre_obs_t
-        z = torch.tanh(z)
-        for weight, bias in io.pre_rest:
-            z = torch.tanh(F.linear(z, weight, bias))
+        z = torch.tanh(add_matmul(action_part, obs, io.pre_obs_t))
+        for weight_t, bias in io.pre_rest:
+            z = torch.tanh(add_matmul(bias, z, weight_t))
         return z
 
-    def _decode(self, obs_in: torch.Tensor, core_out: torch.Tensor, io: _IOWeights) -> torch.Tensor:
+    @staticmethod
+    def _decode(obs_in: torch.Tensor, core_out: torch.Tensor, io: _IOWeights) -> torch.Tensor:
         """``obs_in + output_scale * f_post(core_out)``, any leading dimensions."""
-        last = len(io.post) - 1
         z = core_out
-        for index, (weight, bias) in enumerate(io.post):
-            z = F.linear(z, weight, bias)
-            if index < last:
-                z = torch.tanh(z)
-        return torch.add(obs_in, z, alpha=self.output_scale)
+        for weight_t, bias in io.post[:-1]:
+            z = torch.tanh(add_matmul(bias, z, weight_t))
+        weight_t, bias = io.post[-1]
+        return add_matmul(obs_in + bias, z, weight_t)
 
     def _teacher_forced(
         self,
@@ -434,14 +430,16 @@ class WorldModel(nn.Module):
         mask: torch.Tensor | None,
         noise: torch.Tensor | None,
         return_states: bool,
+        with_gates: bool = True,
     ) -> WorldModelOutput:
         """The one autoregressive loop (scheduled sampling, ``step`` and ``rollout``).
 
         Step 0 reads ``first_obs``; step ``t > 0`` reads ``real_obs[:, t]`` where ``mask`` is
         True and the previous prediction elsewhere (always the prediction without ``real_obs``).
+        ``with_gates=False`` skips Theta (``gates`` is then ``None``).
         """
         io = self._io_weights()
-        step_fn = self.core.make_step_fn()
+        step_fn = self.core.make_step_fn(with_gates=with_gates)
         # per-step views by unbind: its backward is one stack (slicing [:, t] in the loop would
         # materialise a whole-sequence zero gradient per step)
         time = actions.shape[1]

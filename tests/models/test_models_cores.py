@@ -147,6 +147,43 @@ def test_teacher_prob_zero_equals_rollout_after_k_steps(core):
 
 
 @pytest.mark.parametrize("core", CORES)
+def test_rollout_equals_a_loop_of_step_on_its_own_predictions(core):
+    model = _model(core).eval()
+    obs, actions = _data(batch=6, time=10)
+    state = model.initial_state(obs[:, :2], actions[:, :2])
+    preds, final = model.rollout(state, obs[:, 0], actions)
+    looped, current = [], obs[:, 0]
+    for t in range(actions.shape[1]):
+        current, state, _ = model.step(current, actions[:, t], state)
+        looped.append(current)
+    torch.testing.assert_close(preds, torch.stack(looped, 1), atol=1e-6, rtol=0)
+    torch.testing.assert_close(final, state, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_rollout_in_training_mode_uses_the_same_gate_noise_as_a_loop_of_step(core):
+    model = _model(core).train()
+    obs, actions = _data(batch=3, time=5)
+    state = model.initial_state(obs[:, :2], actions[:, :2])
+    preds, final = model.rollout(
+        state, obs[:, 0], actions, generator=torch.Generator().manual_seed(4)
+    )
+    # the rollout draws (batch, horizon, noise_size) at once; step draws (batch, 1, noise_size)
+    noise_size = model.core.noise_size
+    draws = torch.randn(3, 5, noise_size, generator=torch.Generator().manual_seed(4))
+    step_fn, current = model.core.make_step_fn(), obs[:, 0]
+    looped = []
+    for t in range(5):
+        features = model.f_pre(torch.cat([actions[:, t], current], dim=-1))
+        result = step_fn(features, state, draws[:, t] if noise_size else None)
+        state = result.state
+        current = current + 0.1 * model.f_post(result.output)
+        looped.append(current)
+    torch.testing.assert_close(preds, torch.stack(looped, 1), atol=1e-6, rtol=0)
+    torch.testing.assert_close(final, state, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("core", CORES)
 def test_gradcheck_of_every_cell_in_float64(core):
     model = _model(core, hidden_size=3, feature_size=4).double().eval()
     cell = model.core.cells[1]  # a deeper layer: its input is the layer below's output

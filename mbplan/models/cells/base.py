@@ -135,8 +135,13 @@ class RecurrentCell(nn.Module, ABC):
         return 0
 
     @abstractmethod
-    def make_step_fn(self) -> StepFn:
-        """Prepare the derived weights once and return the one-step function."""
+    def make_step_fn(self, *, with_gates: bool = True) -> StepFn:
+        """Prepare the derived weights once and return the one-step function.
+
+        Args:
+            with_gates: compute the regularised gates Theta; ``False`` returns ``gates=None``
+                and saves their ops where nobody reads them (planning rollouts).
+        """
 
     def step(
         self, x: torch.Tensor, state: torch.Tensor, noise: torch.Tensor | None = None
@@ -224,15 +229,14 @@ class ProjectedCell(RecurrentCell):
         """Theta from the gate activation; ``None`` for cells without gates."""
         return None
 
-    def make_step_fn(self) -> StepFn:
-        """Prepare the derived weights once and return the one-step function."""
+    def make_step_fn(self, *, with_gates: bool = True) -> StepFn:
+        """Prepare the derived weights once and return the one-step function (see base class)."""
         weights = self._prepare()
 
         def step_fn(x: torch.Tensor, state: torch.Tensor, noise: torch.Tensor | None) -> CellStep:
             state, activation = self._recur(self._project(x, noise, weights), state, weights)
-            return CellStep(
-                self._readout(x, state, weights), state, self._regularized_gates(activation)
-            )
+            gates = self._regularized_gates(activation) if with_gates else None
+            return CellStep(self._readout(x, state, weights), state, gates)
 
         return step_fn
 
@@ -325,9 +329,9 @@ class RecurrentStack(RecurrentCell):
             return [None] * len(self.cells)
         return torch.split(noise, [cell.noise_size for cell in self.cells], dim=-1)
 
-    def make_step_fn(self) -> StepFn:
+    def make_step_fn(self, *, with_gates: bool = True) -> StepFn:
         """Prepare every layer once and return the one-step function of the whole stack."""
-        step_fns = [cell.make_step_fn() for cell in self.cells]
+        step_fns = [cell.make_step_fn(with_gates=with_gates) for cell in self.cells]
         if len(step_fns) == 1:
             return step_fns[0]
 

@@ -28,9 +28,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from mbplan.models.affine import add_matmul
 from mbplan.models.cells.base import ProjectedCell
 from mbplan.models.cells.gates import (
     GATE_TYPES,
@@ -42,15 +42,16 @@ from mbplan.models.validation import require_positive_int
 
 
 class _GateL0RDWeights(NamedTuple):
-    """Weights derived from the parameters once per call (g and r fused)."""
+    """Weights derived from the parameters once per call (g and r fused, all transposed)."""
 
-    first_x: torch.Tensor  # (2 w1, input_size): x columns of g's and r's first layers, stacked
-    first_h_t: torch.Tensor  # (H, 2 w1): h columns, transposed for addmm
+    first_x_t: torch.Tensor  # (input_size, 2 w1): x rows of g's and r's first layers, side by side
+    first_h_t: torch.Tensor  # (H, 2 w1): h rows
     first_bias: torch.Tensor  # (2 w1,)
     deeper: list[
         tuple[torch.Tensor, torch.Tensor]
     ]  # per deeper layer: W^T (2, in, out), b (2, 1, out)
-    out_weight: torch.Tensor  # (2 out | out, input_size + H): p and o stacked
+    out_x_t: torch.Tensor  # (input_size, 2 out | out): x rows of p and o side by side
+    out_h_t: torch.Tensor  # (H, 2 out | out): h rows
     out_bias: torch.Tensor
 
 
@@ -126,12 +127,15 @@ class GateL0RDCell(ProjectedCell):
             for g, r in zip(g_layers[1:], r_layers[1:], strict=True)
         ]
         out_layers = [self.p[0]] if self.o is None else [self.p[0], self.o[0]]
+        out_t = torch.cat([layer.weight for layer in out_layers], dim=0).t()
+        first_t = first.t()
         return _GateL0RDWeights(
-            first_x=first[:, : self.input_size],
-            first_h_t=first[:, self.input_size :].t(),
+            first_x_t=first_t[: self.input_size],
+            first_h_t=first_t[self.input_size :],
             first_bias=torch.cat([g_layers[0].bias, r_layers[0].bias]),
             deeper=deeper,
-            out_weight=torch.cat([layer.weight for layer in out_layers], dim=0),
+            out_x_t=out_t[: self.input_size],
+            out_h_t=out_t[self.input_size :],
             out_bias=torch.cat([layer.bias for layer in out_layers]),
         )
 
@@ -144,7 +148,7 @@ class GateL0RDCell(ProjectedCell):
         it is folded into the first-layer projection; with more it becomes a per-step last-layer
         bias ``(..., 2, H)`` (g's bias plus noise, r's bias).
         """
-        first = F.linear(x, weights.first_x, weights.first_bias)
+        first = add_matmul(weights.first_bias, x, weights.first_x_t)
         if noise is None or self.noise_size == 0:
             return first, None
         scaled = noise * self.gate_noise_level
@@ -172,10 +176,10 @@ class GateL0RDCell(ProjectedCell):
                     bias = last_bias.transpose(0, 1)
                 z = torch.baddbmm(bias, torch.tanh(z), weight_t)
 
-        def g_and_r(fused: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        def g_and_r(fused: torch.Tensor) -> tuple[torch.Tensor, ...]:
             if weights.deeper:
-                return fused[0], fused[1]
-            return fused[:, : self.hidden_size], fused[:, self.hidden_size :]
+                return fused.unbind(0)
+            return fused.split(self.hidden_size, dim=-1)
 
         if self.gate_type == "retanh":
             squashed_g, proposal = g_and_r(torch.tanh(z))  # one tanh for ReTanh and r's output
@@ -188,7 +192,7 @@ class GateL0RDCell(ProjectedCell):
     def _readout(
         self, x: torch.Tensor, state: torch.Tensor, weights: _GateL0RDWeights
     ) -> torch.Tensor:
-        z = F.linear(torch.cat([x, state], dim=-1), weights.out_weight, weights.out_bias)
+        z = add_matmul(add_matmul(weights.out_bias, x, weights.out_x_t), state, weights.out_h_t)
         if self.o is None:
             return torch.tanh(z)
         p_pre, o_pre = z.split(self.output_size, dim=-1)

@@ -55,8 +55,12 @@ class TorchRecurrentCell(RecurrentCell):
         """Torch's state argument: ``h`` alone, or the LSTM's tuple ``(h, c)``."""
         return parts[0] if self.state_factor == 1 else parts
 
-    def make_step_fn(self) -> StepFn:
-        """Return the one-step function (torch's cell function on this layer's weights)."""
+    def make_step_fn(self, *, with_gates: bool = True) -> StepFn:
+        """Return the one-step function (torch's cell function on this layer's weights).
+
+        Args:
+            with_gates: ignored: these cells have no regularised gates.
+        """
         weights = self._weights()
         cell_function = self.cell_function
 
