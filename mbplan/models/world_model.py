@@ -31,7 +31,12 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from mbplan.models.affine import add_matmul, transposed_layers
+from mbplan.models.affine import (
+    add_matmul,
+    tanh_as_sigmoid_layers,
+    tanh_from_sigmoid,
+    transposed_layers,
+)
 from mbplan.models.cells.base import CellStep, RecurrentStack, stack_steps
 from mbplan.models.mlp import linear_layers, make_f_init, make_f_post, make_f_pre
 from mbplan.models.validation import (
@@ -67,6 +72,7 @@ class _IOWeights(NamedTuple):
     pre_obs_t: torch.Tensor  # (obs_dim, W1): observation rows
     pre_bias: torch.Tensor  # (W1,)
     pre_rest: list[tuple[torch.Tensor, torch.Tensor]]  # deeper f_pre layers (W^T, b)
+    # f_pre's tanh layers are in sigmoid form (see tanh_as_sigmoid_layers)
     post: list[tuple[torch.Tensor, torch.Tensor]]  # f_post layers (W^T, b), last one scaled
 
 
@@ -373,8 +379,13 @@ class WorldModel(nn.Module):
         return torch.randn(shape, generator=generator, device=like.device, dtype=like.dtype)
 
     def _io_weights(self) -> _IOWeights:
-        """f_pre and f_post transposed once; ``output_scale`` folded into f_post's last layer."""
-        pre = transposed_layers(linear_layers(self.f_pre))
+        """f_pre and f_post transposed once.
+
+        f_pre's tanh layers run as sigmoids (faster on CPU, same values to rounding; see
+        :func:`~mbplan.models.affine.tanh_as_sigmoid_layers`); ``output_scale`` is folded into
+        f_post's last layer.
+        """
+        pre = tanh_as_sigmoid_layers(transposed_layers(linear_layers(self.f_pre)))
         first_t, first_bias = pre[0]
         return _IOWeights(
             pre_action_t=first_t[: self.action_dim],
@@ -392,10 +403,10 @@ class WorldModel(nn.Module):
     @staticmethod
     def _encode(action_part: torch.Tensor, obs: torch.Tensor, io: _IOWeights) -> torch.Tensor:
         """f_pre from the projected actions and the observations, any leading dimensions."""
-        z = torch.tanh(add_matmul(action_part, obs, io.pre_obs_t))
+        u = torch.sigmoid(add_matmul(action_part, obs, io.pre_obs_t))
         for weight_t, bias in io.pre_rest:
-            z = torch.tanh(add_matmul(bias, z, weight_t))
-        return z
+            u = torch.sigmoid(add_matmul(bias, u, weight_t))
+        return tanh_from_sigmoid(u)
 
     @staticmethod
     def _decode(obs_in: torch.Tensor, core_out: torch.Tensor, io: _IOWeights) -> torch.Tensor:
