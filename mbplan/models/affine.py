@@ -46,7 +46,7 @@ def transposed_layers(
 
 
 def tanh_as_sigmoid_layers(
-    layers: list[tuple[torch.Tensor, torch.Tensor]],
+    layers: list[tuple[torch.Tensor, torch.Tensor]], *, tanh_last: bool = False
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Rewrite ``z -> tanh(affine(z))`` layers so that ``sigmoid`` replaces ``tanh``.
 
@@ -55,24 +55,37 @@ def tanh_as_sigmoid_layers(
     ``u = sigmoid(-2 z)`` after every layer, the factors and offsets fold into the weights: the
     first layer is scaled by ``-2``; a later layer reading ``tanh = 1 - 2 u`` gets
     ``W' = 4 W`` and ``b' = -2 (b + W 1)``. The chain's last ``u`` becomes ``tanh`` again with
-    :func:`tanh_from_sigmoid`. The values agree with the tanh chain to float rounding (~2e-7 per
-    layer in float32), not bit for bit.
+    :func:`tanh_from_sigmoid`, or, with ``tanh_last``, the last layer keeps a real ``tanh``
+    (``W' = -2 W``, ``b' = b + W 1``: it reads ``u`` and costs no extra op). The values agree
+    with the tanh chain to float rounding (~2e-7 per layer in float32), not bit for bit.
 
     Args:
         layers: ``(W^T (in, out), b (out,))`` per layer, each followed by tanh.
+        tanh_last: the last layer stays a tanh layer (on the previous layers' ``u``).
 
     Returns:
-        ``(W'^T, b')`` per layer, each to be followed by ``sigmoid``.
+        ``(W'^T, b')`` per layer, each to be followed by ``sigmoid`` (the last by ``tanh`` with
+        ``tanh_last``).
     """
     folded = []
+    last = len(layers) - 1
     for index, (weight_t, bias) in enumerate(layers):
-        if index == 0:
-            folded.append((weight_t * -2.0, bias * -2.0))
-        else:
-            folded.append((weight_t * 4.0, (bias + weight_t.sum(dim=0)) * -2.0))
+        scale = 1.0 if tanh_last and index == last else -2.0
+        if index > 0:  # reads tanh = 1 - 2 u
+            weight_t, bias = weight_t * -2.0, bias + weight_t.sum(dim=0)
+        folded.append((weight_t * scale, bias * scale))
     return folded
 
 
-def tanh_from_sigmoid(u: torch.Tensor) -> torch.Tensor:
-    """``tanh(z)`` from ``u = sigmoid(-2 z)``: ``1 - 2 u`` in one op (any shape)."""
-    return torch.rsub(u, 1.0, alpha=2.0)
+def tanh_from_sigmoid(u: torch.Tensor, one: torch.Tensor) -> torch.Tensor:
+    """``tanh(z)`` from ``u = sigmoid(-2 z)`` as ``one - 2 u``, one op (any shape).
+
+    Args:
+        u: any shape.
+        one: a 0-d tensor ``1`` of ``u``'s dtype and device, made once per call (a Python
+            scalar here would cost a host-to-tensor conversion on every step).
+
+    Returns:
+        ``1 - 2 u``, the shape of ``u``.
+    """
+    return torch.add(one, u, alpha=-2.0)

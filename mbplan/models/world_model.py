@@ -34,7 +34,6 @@ from torch import nn
 from mbplan.models.affine import (
     add_matmul,
     tanh_as_sigmoid_layers,
-    tanh_from_sigmoid,
     transposed_layers,
 )
 from mbplan.models.cells.base import CellStep, RecurrentStack, stack_steps
@@ -381,11 +380,12 @@ class WorldModel(nn.Module):
     def _io_weights(self) -> _IOWeights:
         """f_pre and f_post transposed once.
 
-        f_pre's tanh layers run as sigmoids (faster on CPU, same values to rounding; see
+        f_pre's inner tanh layers run as sigmoids (faster on CPU, same values to rounding; see
         :func:`~mbplan.models.affine.tanh_as_sigmoid_layers`); ``output_scale`` is folded into
         f_post's last layer.
         """
-        pre = tanh_as_sigmoid_layers(transposed_layers(linear_layers(self.f_pre)))
+        pre = transposed_layers(linear_layers(self.f_pre))
+        pre = tanh_as_sigmoid_layers(pre, tanh_last=True)
         first_t, first_bias = pre[0]
         return _IOWeights(
             pre_action_t=first_t[: self.action_dim],
@@ -403,10 +403,10 @@ class WorldModel(nn.Module):
     @staticmethod
     def _encode(action_part: torch.Tensor, obs: torch.Tensor, io: _IOWeights) -> torch.Tensor:
         """f_pre from the projected actions and the observations, any leading dimensions."""
-        u = torch.sigmoid(add_matmul(action_part, obs, io.pre_obs_t))
-        for weight_t, bias in io.pre_rest:
-            u = torch.sigmoid(add_matmul(bias, u, weight_t))
-        return tanh_from_sigmoid(u)
+        z = add_matmul(action_part, obs, io.pre_obs_t)
+        for weight_t, bias in io.pre_rest:  # sigmoid form; the last layer a real tanh
+            z = add_matmul(bias, torch.sigmoid(z), weight_t)
+        return torch.tanh(z)
 
     @staticmethod
     def _decode(obs_in: torch.Tensor, core_out: torch.Tensor, io: _IOWeights) -> torch.Tensor:

@@ -21,6 +21,14 @@ Speed: ``g`` and ``r`` read the same input, so each of their layers runs as one 
 (first layers stacked into one ``addmm``, deeper layers as one ``baddbmm`` over the pair); the
 ``x`` part of the first layer, the gate noise and the whole output network ``p * o`` do not depend
 on the previous state and are computed for all time steps at once on the sequence path.
+
+Sigmoid form (a deviation in arithmetic, not in the model): PyTorch's CPU ``tanh`` costs about
+four times its ``sigmoid``, so the tanh of ``g``'s and ``r``'s layers and of ``p`` are computed as
+``tanh(z) = 1 - 2 sigmoid(-2 z)`` with the factors folded into the prepared weights (see
+:func:`~mbplan.models.affine.tanh_as_sigmoid_layers`; only for the ReTanh gate, whose ``s`` is
+only ever read through tanh). Values agree with the tanh form to float rounding (~2e-7 in
+float32); Theta can differ from the tanh form only where ``|s|`` is below that rounding (a gate
+input within ~1e-7 of zero).
 """
 
 from __future__ import annotations
@@ -30,7 +38,12 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from mbplan.models.affine import add_matmul
+from mbplan.models.affine import (
+    add_matmul,
+    tanh_as_sigmoid_layers,
+    tanh_from_sigmoid,
+    transposed_layers,
+)
 from mbplan.models.cells.base import ProjectedCell
 from mbplan.models.cells.gates import (
     GATE_TYPES,
@@ -53,6 +66,7 @@ class _GateL0RDWeights(NamedTuple):
     out_x_t: torch.Tensor  # (input_size, 2 out | out): x rows of p and o side by side
     out_h_t: torch.Tensor  # (H, 2 out | out): h rows
     out_bias: torch.Tensor
+    one: torch.Tensor  # 0-d constant for tanh_from_sigmoid
 
 
 class GateL0RDCell(ProjectedCell):
@@ -119,24 +133,35 @@ class GateL0RDCell(ProjectedCell):
         stochastic = self.stochastic_gates and self.gate_noise_level > 0.0
         return self.hidden_size if self.training and stochastic else 0
 
+    @property
+    def _sigmoid_form(self) -> bool:
+        """Whether g and r run as sigmoid chains (ReTanh: every layer of both ends in tanh)."""
+        return self.gate_type == "retanh"
+
     def _prepare(self) -> _GateL0RDWeights:
-        g_layers, r_layers = linear_layers(self.g), linear_layers(self.r)
-        first = torch.cat([g_layers[0].weight, r_layers[0].weight], dim=0)
+        g_pairs = transposed_layers(linear_layers(self.g))
+        r_pairs = transposed_layers(linear_layers(self.r))
+        if self._sigmoid_form:
+            g_pairs, r_pairs = tanh_as_sigmoid_layers(g_pairs), tanh_as_sigmoid_layers(r_pairs)
+        (g_first_t, g_first_b), (r_first_t, r_first_b) = g_pairs[0], r_pairs[0]
+        first_t = torch.cat([g_first_t, r_first_t], dim=1)
         deeper = [
-            (torch.stack([g.weight.t(), r.weight.t()]), torch.stack([g.bias, r.bias]).unsqueeze(1))
-            for g, r in zip(g_layers[1:], r_layers[1:], strict=True)
+            (torch.stack([g_t, r_t]), torch.stack([g_b, r_b]).unsqueeze(1))
+            for (g_t, g_b), (r_t, r_b) in zip(g_pairs[1:], r_pairs[1:], strict=True)
         ]
         out_layers = [self.p[0]] if self.o is None else [self.p[0], self.o[0]]
-        out_t = torch.cat([layer.weight for layer in out_layers], dim=0).t()
-        first_t = first.t()
+        out_pairs = transposed_layers(out_layers)
+        out_pairs[0] = tanh_as_sigmoid_layers(out_pairs[:1])[0]  # p: tanh as 1 - 2 sigmoid
+        out_t = torch.cat([weight_t for weight_t, _ in out_pairs], dim=1)
         return _GateL0RDWeights(
             first_x_t=first_t[: self.input_size],
             first_h_t=first_t[self.input_size :],
-            first_bias=torch.cat([g_layers[0].bias, r_layers[0].bias]),
+            first_bias=torch.cat([g_first_b, r_first_b]),
             deeper=deeper,
             out_x_t=out_t[: self.input_size],
             out_h_t=out_t[self.input_size :],
-            out_bias=torch.cat([layer.bias for layer in out_layers]),
+            out_bias=torch.cat([bias for _, bias in out_pairs]),
+            one=torch.ones((), dtype=first_t.dtype, device=first_t.device),
         )
 
     def _project(
@@ -146,12 +171,13 @@ class GateL0RDCell(ProjectedCell):
 
         The gate noise enters ``s`` where g's last layer adds its bias: with one internal layer
         it is folded into the first-layer projection; with more it becomes a per-step last-layer
-        bias ``(..., 2, H)`` (g's bias plus noise, r's bias).
+        bias ``(..., 2, H)`` (g's bias plus noise, r's bias). In sigmoid form the noise takes the
+        same factor -2 as the weights.
         """
         first = add_matmul(weights.first_bias, x, weights.first_x_t)
         if noise is None or self.noise_size == 0:
             return first, None
-        scaled = noise * self.gate_noise_level
+        scaled = noise * (self.gate_noise_level * (-2.0 if self._sigmoid_form else 1.0))
         if not weights.deeper:
             g_part, r_part = first.split(self.hidden_size, dim=-1)
             return torch.cat([g_part + scaled, r_part], dim=-1), None
@@ -167,6 +193,7 @@ class GateL0RDCell(ProjectedCell):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         first, last_bias = projected
         assert first is not None
+        squash = torch.sigmoid if self._sigmoid_form else torch.tanh  # between layers
         z = torch.addmm(first, state, weights.first_h_t)  # (B, 2 w1): [g | r]
         if weights.deeper:  # g and r side by side as a batch of two: (2, B, width)
             z = z.view(z.shape[0], 2, -1).transpose(0, 1)
@@ -174,15 +201,15 @@ class GateL0RDCell(ProjectedCell):
             for index, (weight_t, bias) in enumerate(weights.deeper):
                 if index == last and last_bias is not None:
                     bias = last_bias.transpose(0, 1)
-                z = torch.baddbmm(bias, torch.tanh(z), weight_t)
+                z = torch.baddbmm(bias, squash(z), weight_t)
 
         def g_and_r(fused: torch.Tensor) -> tuple[torch.Tensor, ...]:
             if weights.deeper:
                 return fused.unbind(0)
             return fused.split(self.hidden_size, dim=-1)
 
-        if self.gate_type == "retanh":
-            squashed_g, proposal = g_and_r(torch.tanh(z))  # one tanh for ReTanh and r's output
+        if self._sigmoid_form:  # one sigmoid gives tanh(s) for ReTanh and r's output
+            squashed_g, proposal = g_and_r(tanh_from_sigmoid(torch.sigmoid(z), weights.one))
             lam = torch.relu(squashed_g)
         else:
             s, r_pre = g_and_r(z)
@@ -193,10 +220,11 @@ class GateL0RDCell(ProjectedCell):
         self, x: torch.Tensor, state: torch.Tensor, weights: _GateL0RDWeights
     ) -> torch.Tensor:
         z = add_matmul(add_matmul(weights.out_bias, x, weights.out_x_t), state, weights.out_h_t)
+        squashed = torch.sigmoid(z)  # [sigmoid(-2 p) | sigmoid(o)]
         if self.o is None:
-            return torch.tanh(z)
-        p_pre, o_pre = z.split(self.output_size, dim=-1)
-        return torch.tanh(p_pre) * torch.sigmoid(o_pre)
+            return tanh_from_sigmoid(squashed, weights.one)
+        p_part, o_gate = squashed.split(self.output_size, dim=-1)
+        return tanh_from_sigmoid(p_part, weights.one) * o_gate
 
     def _regularized_gates(self, gate_activation_value: torch.Tensor | None) -> torch.Tensor | None:
         assert gate_activation_value is not None
