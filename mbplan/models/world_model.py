@@ -297,8 +297,14 @@ class WorldModel(nn.Module):
         if check_nan:
             check_finite({"state": state, "obs": obs, "actions": actions})
         noise = self._draw_noise(batch, actions.shape[1], generator, obs)
-        out = self._autoregress(state, obs, actions, None, None, noise, False, with_gates=False)
-        return out.predictions, out.state
+        if torch.is_grad_enabled():
+            out = self._autoregress(state, obs, actions, None, None, noise, False, with_gates=False)
+            return out.predictions, out.state
+        # planning: inference mode skips autograd's per-op bookkeeping; the clones return
+        # ordinary tensors that callers may modify in place
+        with torch.inference_mode():
+            out = self._autoregress(state, obs, actions, None, None, noise, False, with_gates=False)
+        return out.predictions.clone(), out.state.clone()
 
     def regularization(self, gates: torch.Tensor | None) -> torch.Tensor:
         """The L0 term ``reg_lambda * mean(Theta)`` (zero for cores without gates).

@@ -136,6 +136,11 @@ def test_rollout_does_not_mutate_its_inputs_and_runs_under_no_grad():
     for original, copy in zip((state, obs[:, -1], actions), copies, strict=True):
         assert torch.equal(original, copy)
     assert not preds.requires_grad and not torch.equal(new_state, state)
+    # the inference-mode fast path hands back ordinary tensors, usable in place and in autograd
+    assert not preds.is_inference() and not new_state.is_inference()
+    preds.add_(1.0)
+    with_grad, _ = model.rollout(state, obs[:, -1], actions)
+    torch.testing.assert_close(preds - 1.0, with_grad.detach(), atol=1e-6, rtol=0)
 
 
 def test_rollout_lets_gradients_flow_to_actions_when_asked():
