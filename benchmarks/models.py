@@ -10,12 +10,15 @@ For every core of ``mbplan.models`` at the Billiard Ball setting (preset ``billi
 
 Timings are interleaved round-robin over the cores, so a busy machine slows all of them alike, and
 the best of ``--repeats`` runs is reported (the least disturbed one; medians are printed too).
-``--profile CORE`` prints where the time of one training step goes.
+``--profile CORE`` prints where the time of one training step goes; ``--ops`` counts the torch
+operators per model step of ``rollout`` (top-level and with nested ones) for every core, at the
+planning benchmark's model (RRC dimensions, hidden 16) and at the billiard preset.
 
 Usage::
 
     python benchmarks/models.py [--device cpu|cuda] [--threads N] [--repeats N] [--compile]
     python benchmarks/models.py --profile gatel0rd --hidden 64
+    python benchmarks/models.py --ops
 """
 
 from __future__ import annotations
@@ -118,6 +121,51 @@ def profile(core: str, hidden: int | None, device: torch.device) -> None:
     print(prof.key_averages().table(sort_by=sort, row_limit=20))
 
 
+def count_rollout_ops(
+    core: str, task: str, obs_dim: int, action_dim: int, hidden: int | None
+) -> tuple[float, float]:
+    """ATen operators per model step of one ``rollout`` (batch 40): ``(top-level, all)``."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    settings = preset(task)
+    if hidden is not None:
+        settings["hidden_size"] = hidden
+    model = make_world_model(core, obs_dim, action_dim, **settings).eval()
+    data = torch.Generator().manual_seed(3)
+    state = torch.zeros(40, model.state_size)
+    obs = torch.randn(40, obs_dim, generator=data)
+    actions = torch.randn(40, HORIZON, action_dim, generator=data)
+    with torch.no_grad():
+        model.rollout(state, obs, actions, check_nan=False)
+        with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+            model.rollout(state, obs, actions, check_nan=False)
+    ops = [event for event in prof.events() if event.name.startswith("aten::")]
+    top = [
+        event
+        for event in ops
+        if event.cpu_parent is None or not event.cpu_parent.name.startswith("aten::")
+    ]
+    return len(top) / HORIZON, len(ops) / HORIZON
+
+
+def print_op_counts(cores: list[str]) -> None:
+    """Table of ATen operators per rollout step for every core."""
+    settings = {
+        "rrc, H=16 (planning)": ("rrc", 4, 2, 16),
+        "billiard preset": ("billiard", OBS_DIM, ACTION_DIM, None),
+    }
+    print("ATen ops per model step of rollout (batch 40, horizon 30): top-level [with nested]")
+    print("| core | " + " | ".join(settings) + " |")
+    print("|---|" + "---|" * len(settings))
+    for core in cores:
+        cells = []
+        for task, obs_dim, action_dim, hidden in settings.values():
+            top, every = count_rollout_ops(core, task, obs_dim, action_dim, hidden)
+            cells.append(f"{top:.1f} [{every:.1f}]")
+        print(f"| {core} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     """Parse the options, run the measurements and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -130,6 +178,7 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile model and rollout")
     parser.add_argument("--profile", metavar="CORE", help="profile CORE's training step instead")
     parser.add_argument("--hidden", type=int, default=None, help="hidden size for --profile")
+    parser.add_argument("--ops", action="store_true", help="count ATen ops per rollout step")
     args = parser.parse_args()
 
     device = torch.device(args.device)
@@ -140,6 +189,9 @@ def main() -> None:
         profile(args.profile, args.hidden, device)
         return
     cores = [core.strip() for core in args.cores.split(",")]
+    if args.ops:
+        print_op_counts(cores)
+        return
     if BASELINE not in cores:
         cores.insert(0, BASELINE)
 

@@ -16,7 +16,12 @@ Paths: teacher forcing (every input real) runs ``f_pre``, the core's fused seque
 ``f_post`` on whole sequences; scheduled sampling, :meth:`WorldModel.step` and
 :meth:`WorldModel.rollout` share one autoregressive loop whose only per-step work is the step
 itself (action projections of ``f_pre``'s first layer are computed for all steps at once, weights
-are prepared once per call, and nothing in the loop synchronises with the host).
+are prepared once per call, transposed for single ``addmm`` calls, and nothing in the loop
+synchronises with the host). :meth:`WorldModel.rollout`, the planning hot path, also skips the
+regularised gates (nobody reads them there) and, when autograd is off, runs in
+``torch.inference_mode``. f_pre's inner tanh layers and GateL0RD's tanh are evaluated as
+sigmoids with folded weights (see :func:`~mbplan.models.affine.tanh_as_sigmoid_layers`): the same
+function to float rounding, about four times cheaper on CPU.
 
 Randomness (scheduled sampling, GateL0RD gate noise in training mode) comes only from the
 ``generator`` argument: per ``forward`` call first the ``(batch, time)`` teacher draw, then the
