@@ -266,7 +266,7 @@ whole script {wall / 60:.1f} min. Command:
   (about 500k updates): about {100 * updates / 500_000:.1f} % of the paper's budget. Scheduled
   sampling: `p = slope ** epoch` with slope {slope:.4f} (matched so that `p` falls over these
   {args.epochs} epochs as `0.998 ** epoch` does over 5000; it ends at
-  {slope ** (args.epochs - 1):.3f}). Learning rates: {rate_text}. Seeds:
+  {slope ** (args.epochs - 1):.2g}). Learning rates: {rate_text}. Seeds:
   {", ".join(map(str, args.seeds))}.
 * **Evaluation**: the best validation checkpoint of each run on the test windows, in eval mode:
   2 real positions, then 48 autoregressive steps (50 predictions); the N-step MSE averages all 50

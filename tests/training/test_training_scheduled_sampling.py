@@ -42,8 +42,8 @@ def test_mask_statistics_match_p_and_the_first_k_steps_are_real():
     torch.manual_seed(0)
     model = make_world_model("elman", 2, 1, k=2, **SMALL).eval()
     generator = torch.Generator().manual_seed(1)
-    obs = torch.randn(1500, 10, 2, generator=generator)
-    actions = torch.randn(1500, 10, 1, generator=generator)
+    obs = torch.randn(1000, 10, 2, generator=generator)
+    actions = torch.randn(1000, 10, 1, generator=generator)
     p = 0.3
     drawn = model(obs, actions, p, generator=torch.Generator().manual_seed(7)).predictions
     mask, forced_real = recover_mask(model, obs, actions, drawn)
@@ -51,10 +51,10 @@ def test_mask_statistics_match_p_and_the_first_k_steps_are_real():
     assert forced_real == [True, True] + [False] * 8
     assert bool(mask[:, :2].all())
     later = mask[:, 2:].double()
-    # 1500 x 8 Bernoulli(0.3) draws: std of the mean 0.0042; tolerance 4 std
-    assert float(later.mean()) == pytest.approx(p, abs=0.017)
-    # every step on its own: 1500 draws, std 0.0118, tolerance 4 std
-    assert torch.allclose(later.mean(dim=0), torch.full((8,), p, dtype=torch.float64), atol=0.048)
+    # 1000 x 8 Bernoulli(0.3) draws: std of the mean 0.0051; tolerance 4 std
+    assert float(later.mean()) == pytest.approx(p, abs=0.021)
+    # every step on its own: 1000 draws, std 0.0145, tolerance 4 std
+    assert torch.allclose(later.mean(dim=0), torch.full((8,), p, dtype=torch.float64), atol=0.058)
 
 
 @pytest.mark.parametrize("core", ["gatel0rd", "elman", "gru", "lstm"])

@@ -82,6 +82,7 @@ def test_a_tiny_model_overfits_a_tiny_dataset(tmp_path):
     )
     config = small_config(
         tmp_path,
+        core="gru",
         regime="tf",
         epochs=100,
         batches_per_epoch=1,
