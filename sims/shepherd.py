@@ -12,12 +12,15 @@ above it the stable ``[1, 3] x [0, 1]`` from which a sheep walks down. Between t
 * The sheep starts at ``x ~ U(SHEEP_X_RANGE)`` = U(1.5, 2.5), ``y = 0.95 +- 0.005``, and walks down
   ``SHEEP_SPEED`` = 0.025 per step; its x never changes. (The paper's text speaks of "a fixed
   randomly generated velocity"; the public code behind its data uses 0.025 in every episode, which
-  is followed here.) While the gate is closed it stops on the
-  gate, and it is hidden, observed as (0, 0), once ``y < stable_height`` (the stable's front wall
-  occludes it). The stable height is drawn from U(0.35, 0.65), or with
-  ``reset(options={"generalize": True})`` from ``0.5 +- U(0.15, 0.3)``. Hidden-ness uses the gate
-  state before this step's lever check, so the sheep reappears, at its true x, in the observation
-  after the one in which ``gate_open`` turns on.
+  is followed here.) While the gate is closed it is hidden,
+  observed as (0, 0), as soon as ``y < stable_height`` (the stable's front wall occludes it), and,
+  as in the reference, it is then parked at the gate, ``y = SHEEP_PARK_Y = 0``, where it waits
+  (colliding with nothing) until the gate opens. The stable height is drawn from U(0.35, 0.65), or
+  with ``reset(options={"generalize": True})`` from ``0.5 +- U(0.15, 0.3)``. Visibility is decided
+  first in a step, with the gate state before this step's lever check, so the sheep reappears at
+  its true x and ``y = -0.025``, whenever the lever is pulled, in the observation after the one in
+  which ``gate_open`` turns on; and, as in the reference, a sheep caught in the step the gate opens
+  stays hidden.
 * The sheep is caught when the cage is not carried, the gate is open and the cage-sheep distance is
   below ``CAGE_THRESHOLD``; a caught sheep walks no further and is pulled down to the cage's y.
   Reward 1 and ``terminated`` while caught.
@@ -34,9 +37,8 @@ Observation (7,): ``[agent x, agent y, cage x, cage y]`` normalised as
 Physics: agent, cage and sheep are discs of radius ``BODY_RADIUS`` = 0.05 driven by velocity; they
 pass through one another. Agent and cage are stopped by the field's walls, the sheep by the closed
 gate and by the floor at y = -1. Differences from the reference's clipped kinematics: a body pushed
-into a wall ends the step within about 6e-4 of the clip limit instead of exactly on it; a waiting
-sheep rests on the gate at y = 0.0499 (the reference parks it at y = 0) and so reappears at
-y = 0.025 instead of -0.025; a sheep walking down stops at y = -0.95 (reference: -1.05); the
+into a wall ends the step within about 6e-4 of the clip limit instead of exactly on it; a sheep
+walking down stops at y = -0.95 (reference: -1.05); the
 reference's first observation shows the unclipped start position (up to x = -5), here the start is
 clipped first. The reference's 8 wall-distance values are not reported. ``dt = 0.05`` s, 2 substeps
 (0.1 s per step), as for all :mod:`sims.agent_world` worlds.
@@ -78,6 +80,7 @@ __all__ = [
     "OBS_SHEEP",
     "OBS_STABLE_HEIGHT",
     "SHEEP_NORMALIZATION",
+    "SHEEP_PARK_Y",
     "SHEEP_SPEED",
     "SHEEP_START_Y",
     "SHEEP_START_Y_JITTER",
@@ -98,6 +101,7 @@ SHEEP_SPEED = 0.025  #: sheep displacement per step (downwards)
 SHEEP_X_RANGE = (1.5, 2.5)  #: the sheep's x is drawn uniformly from this range
 SHEEP_START_Y = 0.95  #: the sheep starts at this y, plus U(-1, 1) * SHEEP_START_Y_JITTER
 SHEEP_START_Y_JITTER = 0.005
+SHEEP_PARK_Y = 0.0  #: y at which a hidden sheep waits while the gate is closed (the reference's)
 CAGE_START_JITTER = 0.05  #: the cage starts at the agent plus U(-1, 1) * this, per axis
 STABLE_HEIGHT_RANGE = (0.35, 0.65)  #: training range of the stable height
 GENERALIZE_OFFSET_RANGE = (0.15, 0.3)  #: generalisation: height 0.5 +- U(this range)
@@ -120,6 +124,8 @@ _FENCE = pymunk.ShapeFilter(categories=_FIELD_WALLS, mask=_AGENT | _CAGE)  # fie
 _FLOOR = pymunk.ShapeFilter(categories=_FIELD_WALLS, mask=_AGENT | _CAGE | _SHEEP)
 _GATE_CLOSED = pymunk.ShapeFilter(categories=_SHEEP_WALLS, mask=_SHEEP)
 _GATE_OPEN = pymunk.ShapeFilter(categories=_SHEEP_WALLS, mask=0)
+_SHEEP_FREE = pymunk.ShapeFilter(categories=_SHEEP, mask=_FIELD_WALLS | _SHEEP_WALLS)
+_SHEEP_PARKED = pymunk.ShapeFilter(categories=_SHEEP, mask=0)
 
 
 class ShepherdEnv(AgentWorldEnv):
@@ -166,6 +172,7 @@ class ShepherdEnv(AgentWorldEnv):
         self.sheep_hidden = False
         self.stable_height = 0.5
         self.walls: list[pymunk.Segment] = []
+        self._sheep_shape: pymunk.Shape | None = None
 
     def _build_space(
         self, rng: np.random.Generator, options: Mapping[str, Any] = NO_OPTIONS
@@ -203,8 +210,9 @@ class ShepherdEnv(AgentWorldEnv):
             self._add_body(space, sheep, None, _SHEEP, _FIELD_WALLS | _SHEEP_WALLS),
         )
         self._body_names = ("agent", "cage", "sheep")
+        (self._sheep_shape,) = self._bodies[_SHEEP_INDEX].shapes
         self.gate_open, self.cage_carried, self.sheep_caught = False, True, False
-        self.sheep_hidden = sheep[1] < self.stable_height
+        self._set_sheep_hidden(False)  # it starts at y ~ 0.95, above every stable height
         return space
 
     def _apply_action(self, action: list[float]) -> None:
@@ -212,14 +220,28 @@ class ShepherdEnv(AgentWorldEnv):
         if self.cage_carried:  # a dropped cage stays at rest
             self._drive(_CAGE_INDEX, dx, dy)
         if not self.sheep_caught:
-            self._drive(_SHEEP_INDEX, 0.0, -SHEEP_SPEED)
+            if not self._sheep_parked():  # a parked sheep waits at the gate
+                self._drive(_SHEEP_INDEX, 0.0, -SHEEP_SPEED)
         else:  # a caught sheep is pulled down to the cage's height
             drop = self._xy[_CAGE_INDEX][1] - self._xy[_SHEEP_INDEX][1]
             if drop < 0.0:
                 self._drive(_SHEEP_INDEX, 0.0, drop)
 
+    def _sheep_parked(self) -> bool:
+        """Whether the sheep waits, hidden, at the closed gate (it is then not driven)."""
+        return self.sheep_hidden and not self.gate_open and not self.sheep_caught
+
     def _transition(self, action: list[float]) -> tuple[float, bool]:
+        # the reference's order: visibility (with the gate state before this step's lever
+        # check), then lever, cage and catch; so a sheep caught in the step the gate opens
+        # stays hidden, as in the reference
         gate_was_open = self.gate_open
+        if not self.sheep_caught:
+            sx, sy = self._xy[_SHEEP_INDEX]
+            self._set_sheep_hidden(not gate_was_open and sy < self.stable_height)
+            if self.sheep_hidden and sy != SHEEP_PARK_Y:  # occluded: parked at the gate
+                self._place(self._bodies[_SHEEP_INDEX], (sx, SHEEP_PARK_Y), (0.0, 0.0))
+                self._xy[_SHEEP_INDEX] = (sx, SHEEP_PARK_Y)
         (ax, ay), (cx, cy), (sx, sy) = self._xy
         if (
             not gate_was_open
@@ -238,9 +260,13 @@ class ShepherdEnv(AgentWorldEnv):
             and math.hypot(cx - sx, cy - sy) < self.cage_threshold
         ):
             self.sheep_caught = True
-        if not self.sheep_caught:
-            self.sheep_hidden = not gate_was_open and sy < self.stable_height
         return (1.0 if self.sheep_caught else 0.0), self.sheep_caught
+
+    def _set_sheep_hidden(self, hidden: bool) -> None:
+        """Hide or show the sheep; a hidden sheep collides with nothing (it is parked at the
+        gate, overlapping it, as the reference's clipped kinematics put it there)."""
+        self.sheep_hidden = hidden
+        self._sheep_shape.filter = _SHEEP_PARKED if hidden else _SHEEP_FREE
 
     def _set_gate(self, is_open: bool) -> None:
         self.gate_open = is_open
@@ -287,7 +313,7 @@ class ShepherdEnv(AgentWorldEnv):
         self._set_gate(bool(values[0]))
         self.cage_carried = bool(values[1])
         self.sheep_caught = bool(values[2])
-        self.sheep_hidden = bool(values[3])
+        self._set_sheep_hidden(bool(values[3]))
         self.stable_height = values[4]
 
     def _draw(self, canvas: Canvas) -> None:

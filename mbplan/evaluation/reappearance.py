@@ -1,12 +1,18 @@
 """Shepherd's sheep-reappearance error: can the model say where a hidden object comes back?
 
 The reference's metric (``shared/reference/gatel0rd.md`` Sec. 2.3, the paper's Fig. 5b): feed the
-real observations while the gate is closed (teacher forcing until the gate opens, closed loop
-after), then take the squared error of the predicted sheep x position (observation element 4) at
-the step where the gate flag switches on. With ``s`` the first index with ``gate_open[s] = 1``, that
-is the one-step prediction ``predictions[:, s - 1]`` of ``observations[:, s]``, made from the real
-inputs up to ``s - 1`` while the sheep was hidden. Sequences whose gate never opens (or is open from
-the start) are left out.
+real observations while the gate is closed (teacher forcing until the gate opens, schedule
+``1 - gate flag``, closed loop after), then take the squared error of the predicted sheep x
+position (observation element 4) at the step where the gate flag switches on. With ``s`` the first
+index with ``gate_open[s] = 1``: the sheep is still hidden in ``observations[:, s]`` (the env
+decides visibility before the lever check) and visible again in ``observations[:, s + 1]``, so
+the scored prediction is ``predictions[:, s]``, the model's guess of ``observations[:, s + 1]``
+made from the real inputs up to ``s - 1`` and its own prediction at ``s``. This is the step the
+authors' mask selects (measured by running their env beside ours). Scoring the row-``s``
+observation instead would compare two placeholders, and a model with no memory would score 0;
+a copy-last predictor scores about ``E[U(-0.5, 0.5)^2] = 1/12`` here. Sequences whose gate never
+opens, is open from the start, or opens at the last index (no later observation to score) are
+left out.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ def reappearance_error(
     dimension: int = SHEEP_X,
     batch_size: int = 512,
 ) -> dict[str, Any]:
-    """Squared error of the predicted ``dimension`` at the step where ``flag`` switches on.
+    """Squared error of the predicted ``dimension`` one step after ``flag`` switches on.
 
     Args:
         model: the world model.
@@ -51,17 +57,18 @@ def reappearance_error(
     if not 0 <= dimension < obs_dim:
         raise ValueError(f"dimension: expected a value in [0, {obs_dim}), got {dimension!r}")
     is_open = data.flags[:, :, data.flag_names.index(flag)] > 0.5  # (n, T + 1)
-    switches = is_open.any(dim=1) & ~is_open[:, 0]
+    # s = first index with the flag on; scored: the prediction of observation s + 1 <= T
+    switches = is_open[:, :-1].any(dim=1) & ~is_open[:, 0]
     data = data.select(switches)
     if len(data) == 0:
         return {"n": 0, "mse": float("nan"), "errors": []}
     is_open = is_open[switches]
-    first_open = is_open.int().argmax(dim=1)  # s: first index with the flag on, >= 1
+    first_open = is_open.int().argmax(dim=1)  # s, in [1, T - 1]
     # real input while the gate is closed at the input step t (t < s), own predictions after
     result = predict(model, data, teacher_mask=~is_open[:, :-1], batch_size=batch_size)
     rows = torch.arange(len(data), device=first_open.device)
-    predicted = result.predictions[rows, first_open - 1, dimension]
-    true = data.observations[rows, first_open, dimension]
+    predicted = result.predictions[rows, first_open, dimension]
+    true = data.observations[rows, first_open + 1, dimension]
     errors = (predicted.double() - true.double()) ** 2
     return {
         "n": len(data),

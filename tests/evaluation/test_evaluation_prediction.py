@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import NamedTuple
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -169,10 +170,11 @@ def test_gate_statistics_hand_example():
         gate_statistics(gates[0])
 
 
-def test_reappearance_error_scores_the_one_step_prediction_at_the_switch():
-    # one dimension; the "sheep" x is 0 while hidden and jumps to 7 when the gate opens at s = 3.
+def test_reappearance_error_scores_the_prediction_of_the_first_visible_observation():
+    # one dimension; the "sheep" x is 0 while hidden, the gate flag switches on at s = 3 while the
+    # sheep is still hidden there (as in the env), and it is visible (7) from index 4
     steps = 5
-    observations = torch.tensor([[0.0, 0.0, 0.0, 7.0, 7.0, 7.0]]).reshape(1, steps + 1, 1)
+    observations = torch.tensor([[0.0, 0.0, 0.0, 0.0, 7.0, 7.0]]).reshape(1, steps + 1, 1)
     gate = torch.tensor([[0.0, 0.0, 0.0, 1.0, 1.0, 1.0]]).reshape(1, steps + 1, 1)
     closed_throughout = SequenceTensors(
         observations=torch.zeros(1, steps + 1, 1),
@@ -190,11 +192,68 @@ def test_reappearance_error_scores_the_one_step_prediction_at_the_switch():
     )
     model = ScriptedModel(lambda x, state: (x + 2.0, state), k=1)
     result = reappearance_error(model, opened, dimension=0)
-    # prediction of o_3 from the real o_2 = 0 is 2; the truth is 7
+    # real inputs o_0..o_2 = 0 -> prediction of o_3 is 2; the input at s = 3 is that own
+    # prediction, so the prediction of o_4 is 4; the truth is 7
     assert result["n"] == 1
-    assert result["mse"] == pytest.approx(25.0)
+    assert result["mse"] == pytest.approx(9.0)
     # real inputs exactly while the gate was closed at the input step (t < 3)
     assert model.masks[-1].tolist() == [[True, True, True, False, False]]
     assert reappearance_error(model, closed_throughout, dimension=0)["n"] == 0
+    last = gate.clone()
+    last[0, :-1] = 0.0  # opens at the last index: no later observation to score
+    at_end = SequenceTensors(
+        observations=observations,
+        actions=torch.zeros(1, steps, 0),
+        flags=last,
+        subset=torch.zeros(1, dtype=torch.long),
+        flag_names=("gate_open",),
+    )
+    assert reappearance_error(model, at_end, dimension=0)["n"] == 0
     with pytest.raises(ValueError, match="flag"):
         reappearance_error(model, opened, flag="sheep_caught")
+
+
+def _shepherd_sequences(episodes: int, steps: int = 100) -> SequenceTensors:
+    """Sequences of the real Shepherd env under the dataset's Shepherd policy (start left)."""
+    from mbplan.data.policies import make_policy
+    from sims.shepherd import ShepherdEnv
+
+    env = ShepherdEnv()
+    policy = make_policy("shepherd", env.action_space, steps)
+    rng = np.random.default_rng(0)
+    observations, actions, flags = [], [], []
+    for episode in range(episodes):
+        obs, info = env.reset(seed=episode)
+        policy.reset(rng)
+        episode_obs, episode_act, episode_flags = [obs], [], [[float(info["gate_open"])]]
+        for t in range(steps):
+            action = policy.act(t, obs, info)
+            obs, _, _, _, info = env.step(action)
+            episode_obs.append(obs)
+            episode_act.append(action)
+            episode_flags.append([float(info["gate_open"])])
+        observations.append(np.stack(episode_obs))
+        actions.append(np.stack(episode_act))
+        flags.append(np.array(episode_flags, np.float32))
+    return SequenceTensors(
+        observations=torch.as_tensor(np.stack(observations)),
+        actions=torch.as_tensor(np.stack(actions)),
+        flags=torch.as_tensor(np.stack(flags)),
+        subset=torch.zeros(episodes, dtype=torch.long),
+        flag_names=("gate_open",),
+    )
+
+
+def test_reappearance_error_of_copy_last_on_the_real_shepherd_env_is_the_sheep_x_variance():
+    # a predictor without memory cannot know where the sheep comes back: its error is
+    # E[(sheep x - 2)^2] = Var U(-0.5, 0.5) = 1/12 ~ 0.083, not 0 (which scoring the still-hidden
+    # observation of the switching step would give)
+    data = _shepherd_sequences(1000)
+    # as the dataset's gate-open subsets: closed at t = 30, so the sheep is hidden when it opens
+    data = data.select(data.flags[:, 30, 0] < 0.5)
+    result = reappearance_error(ScriptedModel(copy_last, k=2), data)
+    assert result["n"] >= 50
+    errors = torch.tensor(result["errors"])
+    assert (errors > 0).float().mean() > 0.95
+    # 1/12 within 3 standard errors (U^2 for U ~ U(-0.5, 0.5) has std 1/sqrt(180))
+    assert abs(result["mse"] - 1 / 12) < 3 / (180 * result["n"]) ** 0.5

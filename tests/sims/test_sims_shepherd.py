@@ -15,6 +15,7 @@ from sims.shepherd import (
     OBS_SHEEP,
     OBS_STABLE_HEIGHT,
     SHEEP_NORMALIZATION,
+    SHEEP_PARK_Y,
     SHEEP_SPEED,
     ShepherdEnv,
 )
@@ -47,7 +48,19 @@ def test_state_layout_is_named():
     )
 
 
-def test_sheep_is_hidden_behind_the_stable_and_reappears_at_its_x_when_the_gate_opens():
+def _walk_to_lever(env, max_steps=8):
+    """Walk straight up until the gate opens; return (step it opened, obs after it, info)."""
+    up = np.array([0.0, 1.0, 1.0], np.float32)
+    for t in range(1, max_steps):
+        obs, _, _, _, info = env.step(up)
+        if info["gate_open"]:
+            assert obs[OBS_SHEEP].tolist() == [0.0, 0.0]  # still hidden in this observation
+            obs, _, _, _, info = env.step(up)
+            return t, obs, info
+    raise AssertionError("the gate did not open")
+
+
+def test_sheep_is_hidden_behind_the_stable_parked_at_the_gate_and_reappears_when_it_opens():
     env = ShepherdEnv()
     obs, info = env.reset(seed=4)
     state = env.get_state()
@@ -58,29 +71,58 @@ def test_sheep_is_hidden_behind_the_stable_and_reappears_at_its_x_when_the_gate_
     y = state[9]
     for _ in range(45):  # the sheep walks down, disappears, and waits at the closed gate
         obs, *_ = env.step(HOLD)
-        y = max(y - SHEEP_SPEED, BODY_RADIUS - 2e-4)
+        y = y - SHEEP_SPEED if y >= height else SHEEP_PARK_Y
         if y >= height:
             assert obs[OBS_SHEEP].tolist() == pytest.approx([sheep_x - 2.0, y], abs=1e-6)
-        else:
+        else:  # the reference parks a hidden sheep at the gate at once
+            y = SHEEP_PARK_Y
             assert obs[OBS_SHEEP].tolist() == [0.0, 0.0]
-    assert env.get_state()[9] == pytest.approx(BODY_RADIUS, abs=2e-4)  # stopped by the gate
-    up = np.array([0.0, 1.0, 1.0], np.float32)
-    opened_at = None
-    for t in range(1, 8):  # walk up to the lever: within 0.2 after four steps (y = -0.2 + ...)
-        obs, _, _, _, info = env.step(up)
-        if info["gate_open"] and opened_at is None:
-            opened_at = t
-            assert obs[OBS_SHEEP].tolist() == [0.0, 0.0]  # still hidden in this observation
-        elif opened_at is not None:
-            break
+            assert env.get_state()[9] == SHEEP_PARK_Y
+    opened_at, obs, info = _walk_to_lever(env)
     assert opened_at == 5  # agent at y = -0.1: 0.1 from the lever
-    # the next observation shows the sheep again, at exactly its x, just below its resting place
+    # the next observation shows the sheep again, at exactly its x, one step below the gate
     assert obs[OBS_SHEEP][0] == np.float32(sheep_x - 2.0)
-    assert obs[OBS_SHEEP][1] == pytest.approx(BODY_RADIUS - SHEEP_SPEED, abs=3e-4)
+    assert obs[OBS_SHEEP][1] == pytest.approx(SHEEP_PARK_Y - SHEEP_SPEED, abs=1e-6)
     assert info["gate_open"]
+    up = np.array([0.0, 1.0, 1.0], np.float32)
     for _ in range(50):  # it walks on through the open gate to the floor
         obs, *_ = env.step(up)
     assert obs[OBS_SHEEP].tolist() == pytest.approx([sheep_x - 2.0, -1.0 + BODY_RADIUS], abs=1e-3)
+
+
+@pytest.mark.parametrize("walk_first", [0, 3, 10, 30])
+def test_sheep_reappears_at_the_open_gate_whenever_the_lever_is_pulled(walk_first):
+    # reference: a hidden sheep is parked at y = 0 as soon as it is occluded, so its first visible
+    # position is y = -0.025 whether the gate opens right after the occlusion or much later
+    env = ShepherdEnv()
+    env.reset(seed=0)
+    state = env.get_state()
+    height = 0.6
+    state[0:2] = (-0.85, -0.6)
+    state[8:10] = (1.7, height + 0.01)  # one step above the stable's top
+    state[16] = height
+    env.set_state(state)
+    obs, *_ = env.step(HOLD)  # now below the top: hidden
+    assert obs[OBS_SHEEP].tolist() == [0.0, 0.0]
+    for _ in range(walk_first):
+        obs, *_ = env.step(HOLD)
+        assert obs[OBS_SHEEP].tolist() == [0.0, 0.0]
+    _, obs, _ = _walk_to_lever(env)
+    assert obs[OBS_SHEEP].tolist() == pytest.approx([1.7 - 2.0, SHEEP_PARK_Y - SHEEP_SPEED])
+
+
+def test_sheep_caught_in_the_step_the_gate_opens_stays_hidden_as_in_the_reference():
+    # cage dropped right under the parked sheep (0.05 below it); the agent reaches the lever in
+    # this step: visibility is decided before the lever and the catch, so the caught sheep is
+    # still observed as (0, 0), in this and every later step
+    lx, ly = LEVER_POSITION
+    env = _env((lx, ly - 0.25), (2.0, -0.05), (2.0, SHEEP_PARK_Y), carried=False)
+    up = np.array([0.0, 1.0, -1.0], np.float32)
+    obs, reward, terminated, _, info = env.step(up)
+    assert info["gate_open"] and info["sheep_caught"] and (reward, terminated) == (1.0, True)
+    assert obs[OBS_SHEEP].tolist() == [0.0, 0.0]
+    obs, *_ = env.step(up)
+    assert obs[OBS_SHEEP].tolist() == [0.0, 0.0]
 
 
 def test_cage_moves_with_the_agent_while_carried_and_stays_when_dropped():
