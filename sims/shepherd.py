@@ -263,8 +263,11 @@ class ShepherdEnv(AgentWorldEnv):
         return (1.0 if self.sheep_caught else 0.0), self.sheep_caught
 
     def _set_sheep_hidden(self, hidden: bool) -> None:
-        """Hide or show the sheep; a hidden sheep collides with nothing (it is parked at the
-        gate, overlapping it, as the reference's clipped kinematics put it there)."""
+        """Hide or show the sheep.
+
+        A hidden sheep collides with nothing: it is parked at the gate, overlapping it, where the
+        reference's clipped kinematics put it.
+        """
         self.sheep_hidden = hidden
         self._sheep_shape.filter = _SHEEP_PARKED if hidden else _SHEEP_FREE
 
