@@ -15,11 +15,21 @@ from planners.icem import ICEM
 from planners.mpc import EpisodeResult, make_objective, run_mpc, success_rate
 from planners.mppi import MPPI
 from planners.sampling import SamplingPlanner
+from planners.tasks import (
+    PLANNING_TASKS,
+    PlanningTask,
+    SuccessSummary,
+    planning_task,
+    summarize_success,
+)
 
 __all__ = [
     "CEM",
     "ICEM",
     "MPPI",
+    "PLANNING_TASKS",
+    "PlanningTask",
+    "SuccessSummary",
     "ActionBox",
     "ColoredNoise",
     "EpisodeResult",
@@ -28,9 +38,11 @@ __all__ = [
     "SamplingPlanner",
     "ShepherdCost",
     "make_objective",
+    "planning_task",
     "powerlaw_psd_gaussian",
     "reduce_along_trajectory",
     "run_mpc",
     "success_rate",
+    "summarize_success",
     "task_cost_for",
 ]

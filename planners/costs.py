@@ -12,9 +12,10 @@ layouts of Sec. 2.2-2.3. All constants live in this module:
   while hidden): in world coordinates,
   ``cost = clamp(2 * [sheep y > -0.1] + ||cage - sheep||, 0, 2)``, so 2 while the sheep is hidden
   or has not walked below ``y = -0.1``. Success: the sheep caught by the env, or caught with the
-  reference wrapper's catch radius ``1.2 x 0.1 = 0.12``: gate open, cage not carried, cage-sheep
-  distance below 0.12. (The reference wrapper also enlarges the lever radius to 0.24 and starts
-  agent and cage at ``x = 2.9``; those change the env, not the cost, and are not reproduced here.)
+  reference wrapper's catch radius ``1.2 x 0.1 = 0.12``: gate open, cage not carried, sheep
+  visible and cage-sheep distance below 0.12. (The reference wrapper also enlarges the lever
+  radius to 0.24 and starts agent and cage at ``x = 2.9``; those change the env, not the cost, and
+  are not reproduced here.)
 
 Per-step costs are reduced along the horizon by :func:`reduce_along_trajectory` (the reference's
 ``cost_along_trajectory``: ``sum`` by default, ``best`` or ``final``).
@@ -150,7 +151,11 @@ class ShepherdCost:
         return torch.clamp(SHEPHERD_COST_CAP * not_out + distance, 0.0, SHEPHERD_COST_CAP)
 
     def is_success(self, obs: np.ndarray, info: Mapping[str, Any]) -> bool:
-        """Caught by the env, or gate open, cage dropped and cage-sheep distance under the radius.
+        """Caught by the env, or gate open, cage dropped, sheep visible and within the radius.
+
+        A hidden sheep is observed as the placeholder ``(0, 0)``, i.e. at ``(2, 0)`` in the
+        world, right above a cage parked at the gate: it never counts as within the radius (the
+        env's own catch test, reported as ``sheep_caught``, sees the true position).
 
         Args:
             obs: ``(7,)`` real observation.
@@ -161,20 +166,16 @@ class ShepherdCost:
         """
         if bool(info.get("sheep_caught", False)):
             return True
-        cage, sheep = self.world_positions(torch.as_tensor(np.asarray(obs, dtype=np.float64)))
+        values = np.asarray(obs, dtype=np.float64)
+        if not np.any(values[SHEPHERD_SHEEP_SLICE]):  # hidden: no position to test
+            return False
+        cage, sheep = self.world_positions(torch.as_tensor(values))
         close = float(torch.linalg.vector_norm(cage - sheep)) < self.success_radius
         return bool(info.get("gate_open", False)) and not info.get("cage_carried", True) and close
 
 
-#: Task cost per env id (the ids of ``sims``; no import of ``sims`` needed).
-TASK_COSTS: dict[str, type[RRCCost] | type[ShepherdCost]] = {
-    "mbplan/RobotRemoteControl-v0": RRCCost,
-    "mbplan/Shepherd-v0": ShepherdCost,
-}
-
-
 def task_cost_for(env_id: str) -> TaskCost:
-    """The task cost of an env id.
+    """The task cost of an env id (see :mod:`planners.tasks` for the other task settings).
 
     Args:
         env_id: a registered id, e.g. ``"mbplan/RobotRemoteControl-v0"``.
@@ -185,9 +186,9 @@ def task_cost_for(env_id: str) -> TaskCost:
     Raises:
         ValueError: for an env without a planning task.
     """
-    if env_id not in TASK_COSTS:
-        raise ValueError(f"no planning task for env {env_id!r}; known: {sorted(TASK_COSTS)}")
-    return TASK_COSTS[env_id]()
+    from planners.tasks import planning_task
+
+    return planning_task(env_id).cost()
 
 
 Reduction = Literal["sum", "best", "final"]

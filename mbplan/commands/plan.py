@@ -9,8 +9,10 @@ With ``--run`` the world model of a training run plans (its best checkpoint unle
 ``--checkpoint last``); with ``--ground-truth`` the simulator itself is the model, which validates
 the planner without any learned model. Episode ``i`` resets its env with seed ``--seed + i``; the
 planner's generator is seeded with ``--seed``. The planner defaults are the iCEM reference's
-"blitz" settings (population 40, horizon 30, 3 iterations, 10 elites, colored noise beta 3).
-Shepherd episodes start on the right (``{"start": "right"}``) as in the paper's planning wrapper.
+"blitz" settings (population 40, horizon 30, 3 iterations, 10 elites, colored noise beta 3),
+replaced where a task needs more by its task defaults (:mod:`planners.tasks`: Shepherd plans with
+horizon 60, starts on the right as in the paper's planning wrapper, and warms up holding the
+cage). The success rate leaves out episodes already solved at reset and says how many there were.
 
 :func:`plan_episodes`, :func:`episode_images` and :func:`save_gif` are the library side of this
 command (used by ``mbplan demo``).
@@ -43,8 +45,6 @@ PLANNER_OPTIONS = (
     "init_std",
     "alpha",
 )
-#: default ``reset`` options per env id (the paper's planning wrappers).
-RESET_OPTIONS: dict[str, dict[str, Any]] = {"mbplan/Shepherd-v0": {"start": "right"}}
 
 logger = logging.getLogger(__name__)
 
@@ -134,10 +134,11 @@ def plan_episodes(
         seed: first env seed and the planner's seed.
         max_steps: env steps per episode; the env's ``max_episode_steps`` when ``None``.
         planner: ``"icem"``, ``"cem"`` or ``"mppi"``.
-        planner_options: constructor options of the planner.
+        planner_options: constructor options of the planner; the task's defaults
+            (:mod:`planners.tasks`) fill in the ones left out or ``None``.
         batch_size: episodes planned together in one batch (all when ``None``).
         device: torch device of the planner (and of the model, which must already be there).
-        reset_options: ``reset`` options; :data:`RESET_OPTIONS` for the env when ``None``.
+        reset_options: ``reset`` options; the task's when ``None``.
         render_first: render frames of the first episode.
         record: keep the predictions and model states of every episode.
 
@@ -157,7 +158,8 @@ def plan_episodes(
     batch_size = episodes if batch_size is None else batch_size
     if batch_size < 1:
         raise ValueError(f"batch_size: expected >= 1, got {batch_size}")
-    task = planners.task_cost_for(env_id)
+    planning = planners.planning_task(env_id)
+    task = planning.cost()
     probe = gym.make(env_id)
     obs_dim, action_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
     if model is not None and (model.obs_dim, model.action_dim) != (obs_dim, action_dim):
@@ -168,10 +170,10 @@ def plan_episodes(
     max_steps = max_steps or probe.spec.max_episode_steps
     if max_steps is None:
         raise ValueError(f"max_steps: {env_id} has no time limit; pass max_steps")
-    options = RESET_OPTIONS.get(env_id) if reset_options is None else reset_options
+    options = dict(planning.reset_options) if reset_options is None else reset_options
     low, high = probe.action_space.low, probe.action_space.high
     mpc_planner = make_planner(
-        planner, low, high, seed=seed, device=device, **(planner_options or {})
+        planner, low, high, seed=seed, device=device, **planning.planner_options(planner_options)
     )
     results = []
     for start in range(0, episodes, batch_size):
@@ -196,6 +198,7 @@ def plan_episodes(
             max_steps=max_steps,
             seeds=seeds,
             reset_options=options,
+            warmup_action=planning.warmup_action,
             record_predictions=record or render,
             record_states=record,
             render=render,
@@ -206,6 +209,14 @@ def plan_episodes(
         results.extend(batch)
         logger.info("episodes %d-%d: %d solved", seeds[0], seeds[-1], sum(r.success for r in batch))
     return results
+
+
+def episode_outcome(result: Any) -> str:
+    """One line: solved at reset / solved at step n / not solved, and the steps taken."""
+    if result.success and result.success_step == 0:
+        return "solved at reset (nothing to plan)"
+    outcome = f"solved at step {result.success_step}" if result.success else "not solved"
+    return f"{outcome} in {result.steps} steps"
 
 
 def episode_images(result: Any, env_id: str, *, radius: int = 2) -> list[Any]:
@@ -291,7 +302,14 @@ def write_episode_gif(
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mbplan plan", description=__doc__.split("\n")[0])
+    from planners.tasks import PLANNING_TASKS
+
+    tasks = "; ".join(task.describe() for task in PLANNING_TASKS.values())
+    parser = argparse.ArgumentParser(
+        prog="mbplan plan",
+        description=__doc__.split("\n")[0],
+        epilog=f"task defaults (an explicit option wins): {tasks}",
+    )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--run", metavar="RUN_DIR", help="training run whose model plans")
     source.add_argument(
@@ -309,7 +327,9 @@ def _parser() -> argparse.ArgumentParser:
     for name in PLANNER_OPTIONS:
         kind = int if name in ("horizon", "population", "iterations", "elites") else float
         parser.add_argument(
-            f"--{name.replace('_', '-')}", type=kind, help=f"planner {name} (planner default)"
+            f"--{name.replace('_', '-')}",
+            type=kind,
+            help=f"planner {name} (the task default, else the planner's)",
         )
     parser.add_argument("--device", default="cpu", help="torch device (cpu)")
     parser.add_argument("--gif", metavar="OUT", help="write the first episode as a GIF")
@@ -318,15 +338,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _summary(results: Sequence[Any], args: argparse.Namespace) -> dict[str, Any]:
+    from planners.tasks import planning_task, summarize_success
+
     times = [t for r in results for t in r.plan_seconds]
+    success = summarize_success(results)
+    chosen = {k: getattr(args, k) for k in PLANNER_OPTIONS}
     return {
         "env": args.env,
         "model": "ground-truth" if args.ground_truth else str(args.run),
         "planner": args.planner,
-        "planner_options": {k: getattr(args, k) for k in PLANNER_OPTIONS},
+        "planner_options": planning_task(args.env).planner_options(chosen),
         "episodes": len(results),
-        "successes": int(sum(r.success for r in results)),
-        "success_rate": float(np.mean([r.success for r in results])),
+        "solved_at_reset": success.solved_at_reset,
+        "successes": success.successes,
+        "success_rate": success.rate,
         "mean_plan_seconds": float(np.mean(times)) if times else None,
         "per_episode": [
             {"seed": r.seed, "success": r.success, "success_step": r.success_step, "steps": r.steps}
@@ -359,13 +384,14 @@ def main(argv: list[str]) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"mbplan plan: {err}", file=sys.stderr)
         return 2
+    from planners.tasks import summarize_success
+
     for index, result in enumerate(results):
-        outcome = f"solved at step {result.success_step}" if result.success else "not solved"
-        print(f"episode {index:3d} (seed {result.seed}): {outcome} in {result.steps} steps")
+        print(f"episode {index:3d} (seed {result.seed}): {episode_outcome(result)}")
     summary = _summary(results, args)
     plan_ms = summary["mean_plan_seconds"]
     print(
-        f"success rate {summary['successes']}/{summary['episodes']} = {summary['success_rate']:.2f}"
+        str(summarize_success(results))
         + (f"; {1000 * plan_ms:.1f} ms per planning step" if plan_ms is not None else "")
     )
     if args.gif:
