@@ -244,8 +244,8 @@ def run_mpc(
         ``B`` :class:`EpisodeResult`, in the order of ``envs``.
 
     Raises:
-        ValueError: for an empty batch, seeds of the wrong length, or ``max_steps`` not above
-            ``model.k``.
+        ValueError: for an empty batch, seeds of the wrong length, ``max_steps`` not above
+            ``model.k``, or a ``warmup_action`` outside the planner's action box.
     """
     batch = len(envs)
     if batch == 0:
@@ -264,6 +264,7 @@ def run_mpc(
         raise ValueError(
             f"warmup_action must have shape ({action_dim},), got {warmup_action.shape}"
         )
+    planner.box.check_inside(torch.from_numpy(warmup_action), "warmup_action")
 
     recorders = []
     for b, env in enumerate(envs):
