@@ -3,12 +3,20 @@
 Each subcommand lives in ``mbplan/commands/<name>.py`` and exposes ``HELP: str`` and
 ``main(argv: list[str]) -> int``. Modules are imported lazily, so ``mbplan envs`` does not pay for
 importing torch.
+
+Errors follow one convention (:mod:`mbplan.errors`), applied here around every command: a user
+error prints ``mbplan <command>: <what> (<how to fix>)`` and exits 2; Ctrl-C or SIGTERM outside a
+command's own handling exits 130 with one line; a bug keeps its traceback. ``--debug`` anywhere on
+the command line (or ``MBPLAN_DEBUG=1``) shows the traceback of user errors too.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+
+from mbplan.errors import EXIT_INTERRUPTED, EXIT_USAGE, describe_user_error
 
 #: subcommand name -> module path. Each module parses its own arguments.
 COMMANDS: dict[str, str] = {
@@ -20,6 +28,13 @@ COMMANDS: dict[str, str] = {
     "compare": "mbplan.commands.compare",
     "plan": "mbplan.commands.plan",
     "demo": "mbplan.commands.demo",
+}
+
+#: the option that turns user errors back into tracebacks.
+DEBUG_FLAG = "--debug"
+#: what Ctrl-C prints per command when the command did not handle it itself.
+INTERRUPTED = {
+    "generate": "interrupted; run the same command again to resume",
 }
 
 
@@ -35,12 +50,53 @@ def _available() -> dict[str, object]:
 
 
 def _usage() -> str:
-    lines = ["usage: mbplan <command> [options]", "", "commands:"]
+    lines = ["usage: mbplan [--version] [--debug] <command> [options]", "", "commands:"]
     for name, module in _available().items():
         lines.append(f"  {name:<10} {getattr(module, 'HELP', '')}")
     lines.append("")
-    lines.append("Run 'mbplan <command> --help' for the options of a command.")
+    lines.append("Run 'mbplan <command> --help' for the options of a command; --debug shows the")
+    lines.append("traceback of an error.")
     return "\n".join(lines)
+
+
+def _version() -> str:
+    from mbplan import __version__
+
+    return f"mbplan {__version__}"
+
+
+def run_command(name: str, argv: list[str], *, debug: bool = False) -> int:
+    """Run subcommand ``name`` under the error convention of :mod:`mbplan.errors`.
+
+    Args:
+        name: a key of :data:`COMMANDS`.
+        argv: the arguments after the command name.
+        debug: re-raise user errors (with their traceback) instead of printing one line.
+
+    Returns:
+        The exit status: the command's, 2 for a user error, 130 after an interrupt.
+    """
+    try:
+        module = importlib.import_module(COMMANDS[name])
+    except ModuleNotFoundError as err:
+        if err.name != COMMANDS[name]:
+            raise
+        print(f"mbplan: command {name!r} is not available in this version", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(module.main(argv) or 0)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        text = INTERRUPTED.get(name, "interrupted")
+        print(f"\nmbplan {name}: {text}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:
+        message = describe_user_error(err, name)
+        if message is None or debug:
+            raise
+        print(message, file=sys.stderr)
+        return EXIT_USAGE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         The process exit status.
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    debug = DEBUG_FLAG in args or os.environ.get("MBPLAN_DEBUG", "") not in ("", "0")
+    args = [arg for arg in args if arg != DEBUG_FLAG]
+    if args and args[0] in ("-V", "--version"):
+        print(_version())
+        return 0
     if not args or args[0] in ("-h", "--help", "help"):
         print(_usage())
         return 0
@@ -60,15 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"mbplan: unknown command {name!r}\n", file=sys.stderr)
         print(_usage(), file=sys.stderr)
-        return 2
-    try:
-        module = importlib.import_module(COMMANDS[name])
-    except ModuleNotFoundError as err:
-        if err.name != COMMANDS[name]:
-            raise
-        print(f"mbplan: command {name!r} is not available in this version", file=sys.stderr)
-        return 2
-    return int(module.main(rest) or 0)
+        return EXIT_USAGE
+    return run_command(name, rest, debug=debug)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -108,3 +108,22 @@ class ActionBox:
             A new tensor of the same shape with every entry inside ``[low, high]``.
         """
         return torch.clamp(actions, self.low, self.high)
+
+    def check_inside(self, actions: torch.Tensor, name: str) -> None:
+        """Raise unless every action lies in the box.
+
+        An action outside it would be executed clipped by an env but seen unclipped by a model.
+
+        Args:
+            actions: ``(..., action_dim)``.
+            name: the argument's name, for the message.
+
+        Raises:
+            ValueError: naming ``name``, the values and the bounds.
+        """
+        actions = torch.as_tensor(actions, device=self.device, dtype=self.dtype)
+        if bool(((actions < self.low) | (actions > self.high)).any()):
+            raise ValueError(
+                f"{name} must lie in the action box low={self.low.tolist()} "
+                f"high={self.high.tolist()}, got {actions.tolist()}"
+            )

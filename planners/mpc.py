@@ -14,7 +14,9 @@ control step for all of them:
 
 An episode ends on the task's success test (:meth:`TaskCost.is_success`), on the env's
 ``terminated`` / ``truncated``, or after ``max_steps`` env steps. Finished envs stay in the batch
-but are not stepped, and their rows are left out of the rollouts. The same loop runs with
+but are not stepped, and their rows are left out of the rollouts. An env that returns a
+non-finite observation ends its own episode (unsolved, with :attr:`EpisodeResult.error` naming the
+env and step, and a warning); the other episodes of the batch go on. The same loop runs with
 :class:`~planners.ground_truth.GroundTruthModel` to validate a planner without a learned model.
 """
 
@@ -55,6 +57,7 @@ class EpisodeResult:
             recorded.
         frames: ``steps + 1`` rendered frames ``(height, width, 3)`` uint8, when rendered.
         plan_seconds: wall time of each planning call of this episode (shared with the batch).
+        error: why the episode was cut short (an env's non-finite observation), else ``None``.
     """
 
     seed: int | None
@@ -68,6 +71,7 @@ class EpisodeResult:
     model_states: np.ndarray | None = None
     frames: list[np.ndarray] | None = None
     plan_seconds: list[float] = field(default_factory=list)
+    error: str | None = None
 
     @property
     def steps(self) -> int:
@@ -140,16 +144,44 @@ def make_objective(
 class _EpisodeRecorder:
     """Per-env lists that become an :class:`EpisodeResult`."""
 
-    def __init__(self, seed: int | None, obs: np.ndarray, info: dict[str, Any], task: TaskCost):
+    def __init__(
+        self, index: int, seed: int | None, obs: np.ndarray, info: dict[str, Any], task: TaskCost
+    ):
+        self.index = index
         self.seed = seed
+        self.error: str | None = None
         self.task = task
         self.observations = [np.asarray(obs, dtype=np.float32)]
         self.actions: list[np.ndarray] = []
         self.predictions: list[np.ndarray] = []
         self.model_states: list[np.ndarray] = []
         self.frames: list[np.ndarray] = []
-        self.success_step = 0 if task.is_success(obs, info) else -1
-        self.done = self.success_step == 0
+        self.success_step = -1
+        self.done = False
+        if self._check_finite(obs):
+            self.success_step = 0 if task.is_success(obs, info) else -1
+            self.done = self.success_step == 0
+
+    def _check_finite(self, obs: np.ndarray) -> bool:
+        """End the episode on a non-finite observation; return whether ``obs`` is finite."""
+        if np.isfinite(obs).all():
+            return True
+        step = len(self.observations) - 1
+        self.error = (
+            f"env {self.index} (seed {self.seed}) returned a non-finite observation at step "
+            f"{step}: {np.asarray(obs).tolist()}"
+        )
+        logger.warning("%s; that episode ends unsolved, the others go on", self.error)
+        self.done = True
+        return False
+
+    @property
+    def last_finite_observation(self) -> np.ndarray:
+        """The latest finite observation (what the model is fed after an env's failure)."""
+        for obs in reversed(self.observations):
+            if np.isfinite(obs).all():
+                return obs
+        return np.zeros_like(self.observations[0])
 
     def record_step(
         self,
@@ -161,6 +193,8 @@ class _EpisodeRecorder:
     ) -> None:
         self.actions.append(np.asarray(action, dtype=np.float32))
         self.observations.append(np.asarray(obs, dtype=np.float32))
+        if not self._check_finite(obs):
+            return
         if self.success_step < 0 and self.task.is_success(obs, info):
             self.success_step = len(self.actions)
         self.done = self.success_step >= 0 or bool(terminated) or bool(truncated)
@@ -170,7 +204,9 @@ class _EpisodeRecorder:
     ) -> EpisodeResult:
         observations = np.stack(self.observations)
         with torch.no_grad():
-            costs = self.task.step_cost(torch.from_numpy(observations)).numpy()
+            finite = np.nan_to_num(observations, nan=0.0, posinf=0.0, neginf=0.0)
+            costs = self.task.step_cost(torch.from_numpy(finite)).numpy()
+        costs[~np.isfinite(observations).all(axis=-1)] = np.nan
         actions = np.stack(self.actions) if self.actions else np.zeros((0, action_dim), np.float32)
         return EpisodeResult(
             seed=self.seed,
@@ -184,6 +220,7 @@ class _EpisodeRecorder:
             model_states=np.stack(self.model_states) if self.model_states else None,
             frames=list(self.frames) if self.frames else None,
             plan_seconds=plan_seconds,
+            error=self.error,
         )
 
 
@@ -203,7 +240,7 @@ def _step_envs(
 
 
 def _last_observations(recorders: list[_EpisodeRecorder], device: torch.device) -> torch.Tensor:
-    return torch.as_tensor(np.stack([r.observations[-1] for r in recorders]), device=device)
+    return torch.as_tensor(np.stack([r.last_finite_observation for r in recorders]), device=device)
 
 
 def run_mpc(
@@ -244,8 +281,8 @@ def run_mpc(
         ``B`` :class:`EpisodeResult`, in the order of ``envs``.
 
     Raises:
-        ValueError: for an empty batch, seeds of the wrong length, or ``max_steps`` not above
-            ``model.k``.
+        ValueError: for an empty batch, seeds of the wrong length, ``max_steps`` not above
+            ``model.k``, or a ``warmup_action`` outside the planner's action box.
     """
     batch = len(envs)
     if batch == 0:
@@ -264,12 +301,13 @@ def run_mpc(
         raise ValueError(
             f"warmup_action must have shape ({action_dim},), got {warmup_action.shape}"
         )
+    planner.box.check_inside(torch.from_numpy(warmup_action), "warmup_action")
 
     recorders = []
     for b, env in enumerate(envs):
         seed = None if seeds is None else int(seeds[b])
         obs, info = env.reset(seed=seed, options=reset_options)
-        recorders.append(_EpisodeRecorder(seed, obs, info, task))
+        recorders.append(_EpisodeRecorder(b, seed, obs, info, task))
         if render:
             recorders[-1].frames.append(np.asarray(env.render()))
     planner.reset(batch)
@@ -279,7 +317,12 @@ def run_mpc(
     warm_actions = np.broadcast_to(warmup_action, (batch, action_dim))
     for _ in range(warmup):
         _step_envs(envs, recorders, warm_actions, render)
-    context = [np.stack(r.observations[: warmup + 1]) for r in recorders]
+    context = [
+        np.stack(r.observations[: warmup + 1])
+        if r.error is None
+        else np.repeat(r.last_finite_observation[None], warmup + 1, 0)
+        for r in recorders
+    ]
     if any(len(c) < warmup + 1 for c in context):  # an env ended during the warm-up
         context = [np.concatenate([c, np.repeat(c[-1:], warmup + 1 - len(c), 0)]) for c in context]
     obs_context = torch.as_tensor(np.stack(context), device=device, dtype=dtype)

@@ -34,12 +34,16 @@ def mppi_weights(costs: torch.Tensor, temperature: float) -> torch.Tensor:
         temperature: ``lambda > 0``.
 
     Returns:
-        ``(batch, population)`` non-negative weights summing to one per problem.
+        ``(batch, population)`` non-negative weights summing to one per problem; where some
+        candidates cost ``-inf`` they share the weight equally (the limit of the softmax).
     """
     finite = torch.isfinite(costs)
     logits = torch.where(finite, -costs / temperature, torch.full_like(costs, -math.inf))
-    none_finite = ~finite.any(dim=1, keepdim=True)
-    logits = torch.where(none_finite, torch.zeros_like(logits), logits)
+    # a -inf cost beats every finite one: such candidates share the weight equally
+    best = costs == -math.inf
+    logits = torch.where(best.any(dim=1, keepdim=True), torch.where(best, 0.0, -math.inf), logits)
+    none_usable = ~(finite | best).any(dim=1, keepdim=True)
+    logits = torch.where(none_usable, torch.zeros_like(logits), logits)
     return torch.softmax(logits, dim=1)
 
 

@@ -1,8 +1,9 @@
 """Checking the costs a cost function returns, and keeping the best sequence seen.
 
 Costs are minimised. NaN ranks last, tied with ``+inf``: a NaN cost never makes a sequence an elite
-ahead of a finite one, and never makes it the executed plan. A plan in which some problem saw no
-finite cost at all raises a ``ValueError``.
+ahead of a finite one, and never makes it the executed plan. ``-inf`` is a valid cost (the best
+possible, e.g. a task cost of ``log 0``). A plan in which some problem saw only NaN or ``+inf``
+raises a ``ValueError``.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def ranking_costs(costs: torch.Tensor) -> torch.Tensor:
 
 
 def check_some_finite(best_costs: torch.Tensor) -> None:
-    """Raise unless every problem's best ranking cost is finite (one host synchronisation).
+    """Raise unless every problem saw a usable cost: finite or ``-inf`` (one host synchronisation).
 
     Args:
         best_costs: ``(batch,)`` lowest ranking cost seen per problem.
@@ -67,8 +68,9 @@ def check_some_finite(best_costs: torch.Tensor) -> None:
     Raises:
         ValueError: naming the problems for which ``cost_fn`` returned only NaN or ``+inf``.
     """
-    if not bool(torch.isfinite(best_costs).all()):
-        bad = torch.nonzero(~torch.isfinite(best_costs)).flatten().tolist()
+    usable = best_costs < math.inf  # False for +inf and NaN; True for -inf
+    if not bool(usable.all()):
+        bad = torch.nonzero(~usable).flatten().tolist()
         raise ValueError(
             f"cost_fn returned no finite cost for problem(s) {bad}: NaN and +inf rank last, so "
             "there is no sequence to execute"

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from mbplan.commands.options import positive_int
+
 HELP = "evaluate a trained run: N-step prediction error, gate statistics, plots"
 
 
@@ -20,7 +22,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("run_dir", help="run folder written by 'mbplan train'")
     parser.add_argument("--data", help="dataset directory (default: the run's training data)")
     parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
-    parser.add_argument("--horizon", type=int, help="prediction steps N (default: whole window)")
+    parser.add_argument(
+        "--horizon", type=positive_int, help="prediction steps N (default: whole window)"
+    )
     parser.add_argument("--plots", metavar="DIR", help="write figures into DIR")
     parser.add_argument(
         "--checkpoint", choices=("best", "last"), default="best", help="which model to evaluate"
@@ -34,9 +38,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     """Run ``mbplan evaluate``; returns 0 on success."""
+    from mbplan.errors import check_device
     from mbplan.evaluation.report import evaluate_run
 
     args = _parser().parse_args(argv)
+    check_device(args.device)
     results = evaluate_run(
         args.run_dir,
         data=args.data,

@@ -97,8 +97,8 @@ def main(argv: list[str]) -> int:
             shard_size=args.shard_size,
             progress=not args.quiet,
         )
-    except (ValueError, RuntimeError) as err:
-        print(f"mbplan generate: error: {err}", file=sys.stderr)
+    except RuntimeError as err:  # a worker died or the filters reject everything: rerun resumes
+        print(f"mbplan generate: {err}", file=sys.stderr)
         return 1
     if not report.generated:
         print(f"{args.out}: already complete, nothing to do")

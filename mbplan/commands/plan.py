@@ -24,12 +24,13 @@ import argparse
 import io
 import json
 import logging
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mbplan.commands.options import positive_int
 
 HELP = "run iCEM MPC episodes with a trained model or the simulator; print the success rate"
 
@@ -167,9 +168,12 @@ def plan_episodes(
             f"model: expects obs_dim={model.obs_dim}, action_dim={model.action_dim}, but {env_id} "
             f"has obs_dim={obs_dim}, action_dim={action_dim}"
         )
-    max_steps = max_steps or probe.spec.max_episode_steps
     if max_steps is None:
-        raise ValueError(f"max_steps: {env_id} has no time limit; pass max_steps")
+        max_steps = probe.spec.max_episode_steps
+        if max_steps is None:
+            raise ValueError(f"max_steps: {env_id} has no time limit; pass max_steps")
+    elif max_steps < 1:  # 0 must not silently mean "the env's default"
+        raise ValueError(f"max_steps: expected >= 1 (or None for the env's limit), got {max_steps}")
     options = dict(planning.reset_options) if reset_options is None else reset_options
     low, high = probe.action_space.low, probe.action_space.high
     mpc_planner = make_planner(
@@ -316,10 +320,12 @@ def _parser() -> argparse.ArgumentParser:
         "--ground-truth", action="store_true", help="plan with the simulator as the model"
     )
     parser.add_argument("--env", default="mbplan/RobotRemoteControl-v0", help="env id")
-    parser.add_argument("--episodes", type=int, default=20, help="number of episodes (20)")
+    parser.add_argument("--episodes", type=positive_int, default=20, help="number of episodes (20)")
     parser.add_argument("--seed", type=int, default=0, help="first env seed and planner seed (0)")
-    parser.add_argument("--max-steps", type=int, help="steps per episode (the env's time limit)")
-    parser.add_argument("--batch", type=int, help="episodes planned together (all)")
+    parser.add_argument(
+        "--max-steps", type=positive_int, help="steps per episode (default: the env's time limit)"
+    )
+    parser.add_argument("--batch", type=positive_int, help="episodes planned together (all)")
     parser.add_argument(
         "--checkpoint", choices=("best", "last"), default="best", help="which model of the run"
     )
@@ -362,28 +368,27 @@ def _summary(results: Sequence[Any], args: argparse.Namespace) -> dict[str, Any]
 
 def main(argv: list[str]) -> int:
     """Run ``mbplan plan``; returns 0 on success, 2 on bad arguments."""
-    args = _parser().parse_args(argv)
-    model = None
-    try:
-        if args.run:
-            from mbplan.evaluation.report import load_run_model
+    from mbplan.errors import check_device
 
-            model, _ = load_run_model(args.run, which=args.checkpoint, device=args.device)
-        results = plan_episodes(
-            args.env,
-            model,
-            episodes=args.episodes,
-            seed=args.seed,
-            max_steps=args.max_steps,
-            planner=args.planner,
-            planner_options={k: getattr(args, k) for k in PLANNER_OPTIONS},
-            batch_size=args.batch,
-            device=args.device,
-            render_first=bool(args.gif),
-        )
-    except (ValueError, FileNotFoundError) as err:
-        print(f"mbplan plan: {err}", file=sys.stderr)
-        return 2
+    args = _parser().parse_args(argv)
+    check_device(args.device)
+    model = None
+    if args.run:
+        from mbplan.evaluation.report import load_run_model
+
+        model, _ = load_run_model(args.run, which=args.checkpoint, device=args.device)
+    results = plan_episodes(
+        args.env,
+        model,
+        episodes=args.episodes,
+        seed=args.seed,
+        max_steps=args.max_steps,
+        planner=args.planner,
+        planner_options={k: getattr(args, k) for k in PLANNER_OPTIONS},
+        batch_size=args.batch,
+        device=args.device,
+        render_first=bool(args.gif),
+    )
     from planners.tasks import summarize_success
 
     for index, result in enumerate(results):

@@ -20,6 +20,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from mbplan.errors import EXIT_INTERRUPTED, UserError
+
 if TYPE_CHECKING:
     from mbplan.training.config import TrainConfig
 
@@ -53,6 +55,7 @@ def parse_config(argv: Sequence[str], prog: str, description: str) -> TrainConfi
     """
     import tyro
 
+    from mbplan.models import CORES
     from mbplan.training.config import PRESETS, preset_config
 
     first = argparse.ArgumentParser(add_help=False)
@@ -71,7 +74,7 @@ def parse_config(argv: Sequence[str], prog: str, description: str) -> TrainConfi
         default=default,
         prog=prog,
         description=f"{description}\n\n--preset {{{','.join(sorted(PRESETS))}}} picks the "
-        f"defaults (now: {known.preset}).",
+        f"defaults (now: {known.preset}). Cores (--core): {', '.join(CORES)}.",
         config=(tyro.conf.FlagConversionOff,),
     )
 
@@ -89,7 +92,7 @@ def _resume_arguments(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> int:
-    """Run ``mbplan train``; returns 0 when done, 130 after Ctrl-C, 1 on a non-finite loss."""
+    """Run ``mbplan train``; 0 when done, 130 after Ctrl-C / SIGTERM, 1 on a non-finite loss."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from mbplan.training.trainer import NonFiniteLossError, Trainer
 
@@ -110,8 +113,9 @@ def main(argv: list[str]) -> int:
     else:
         config = parse_config(argv, "mbplan train", "Train a world model.")
         if not config.data or not config.out:
-            print("mbplan train: --data and --out are required", file=sys.stderr)
-            return 2
+            raise UserError(
+                "--data and --out are required", "e.g. --data data/bb --out runs/bb_g_tf"
+            )
         trainer = Trainer(config)
         print(f"training {config.core} ({config.regime}) on {config.data} -> {config.out}")
     try:
@@ -122,9 +126,10 @@ def main(argv: list[str]) -> int:
     if result.interrupted:
         print(
             f"interrupted at epoch {result.epochs_done}, batch {result.batches_done}; "
-            f"checkpoint saved. Continue with: mbplan train --resume {result.run_dir}"
+            f"{result.run_dir / 'last.pt'} saved. Continue with: mbplan train --resume "
+            f"{result.run_dir}"
         )
-        return 130
+        return EXIT_INTERRUPTED
     print(
         f"done: {result.epochs_done} epochs, best validation MSE {result.best_val_mse:.6g} "
         f"at epoch {result.best_epoch}; run in {result.run_dir}"

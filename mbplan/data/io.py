@@ -22,9 +22,9 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -48,6 +48,48 @@ TEMP_PREFIX = "."
 TEMP_SUFFIX = ".tmp"
 
 
+def new_file_mode() -> int:
+    """Permission bits a new file gets under the user's umask (``0o666 & ~umask``).
+
+    ``tempfile.mkstemp`` creates files with mode 0600 whatever the umask; atomic writes set this
+    mode on their temporary file so that datasets, runs and figures are as readable as any other
+    file the user writes.
+    """
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path) -> Iterator[BinaryIO]:
+    """Open a binary stream whose contents replace ``path`` atomically when the block ends.
+
+    The stream is a temporary file in the same folder (parents created); on success it is
+    flushed, fsynced, given :func:`new_file_mode` and renamed onto ``path``; on any exception it
+    is deleted and ``path`` is left as it was.
+
+    Args:
+        path: destination file.
+
+    Yields:
+        The writable binary stream.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX + path.name, suffix=TEMP_SUFFIX)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, new_file_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
 
@@ -55,20 +97,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         path: destination; its parent folders are created.
         data: the complete file contents.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX + path.name, suffix=TEMP_SUFFIX)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_output(path) as handle:
+        handle.write(data)
 
 
 def remove_temporaries(folder: str | Path) -> list[Path]:

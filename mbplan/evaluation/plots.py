@@ -15,7 +15,6 @@ Every function writes its file atomically and closes its figure.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -29,19 +28,14 @@ from matplotlib.figure import Figure  # noqa: E402
 
 def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
     """Save ``fig`` as PNG through a temporary file and close it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(handle)
+    from mbplan.data.io import atomic_output
+
     try:
-        fig.savefig(temp_name, dpi=120, bbox_inches="tight")
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+        with atomic_output(path) as stream:
+            fig.savefig(stream, format="png", dpi=120, bbox_inches="tight")
     finally:
         plt.close(fig)
-    return path
+    return Path(path)
 
 
 def _as_array(values: object, name: str, ndim: int) -> np.ndarray:

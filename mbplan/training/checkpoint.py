@@ -13,7 +13,6 @@ epoch boundary). The best-validation file holds the same keys except ``optimizer
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -39,18 +38,11 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Pa
     missing = [key for key in REQUIRED_KEYS if key not in payload]
     if missing:
         raise ValueError(f"payload: expected keys {list(REQUIRED_KEYS)}, missing {missing}")
-    path = Path(path)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(payload, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return path
+    from mbplan.data.io import atomic_output
+
+    with atomic_output(path) as stream:
+        torch.save(payload, stream)
+    return Path(path)
 
 
 def load_checkpoint(

@@ -3,22 +3,27 @@
 Layout of ``RUN_DIR``::
 
     config.json      the resolved TrainConfig (written once, when the run starts)
+    dataset.json     the training dataset's path and fingerprint (to refuse another dataset)
     metrics.jsonl    one JSON object per validation (epoch, losses, validation error, ...)
     last.pt          the full checkpoint to resume from (see mbplan.training.checkpoint)
     best.pt          the model with the lowest validation error so far
     events.out.*     TensorBoard scalars (when tensorboard is installed and enabled)
 
 Every file is written atomically (temporary file, then ``os.replace``), so an interrupted run never
-leaves a half-written file behind.
+leaves a half-written file behind; files get the permissions of the user's umask.
+
+A run is continued only with the settings it was started with: :func:`config_differences` names
+the fields in which a request differs from the saved config, except :data:`MAY_DIFFER` (the number
+of epochs may grow; progress bars, TensorBoard and the device do not change what is trained).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,20 +34,22 @@ CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 LAST_CHECKPOINT = "last.pt"
 BEST_CHECKPOINT = "best.pt"
+DATASET_FILE = "dataset.json"
+
+#: config fields that may differ between a saved run and a request to continue or skip it.
+MAY_DIFFER = ("epochs", "progress", "tensorboard", "device", "out")
+
+
+class RunMismatchError(ValueError):
+    """A run folder holds a run with other settings (or data) than the ones requested."""
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return path
+    from mbplan.data.io import atomic_write_bytes
+
+    atomic_write_bytes(path, text.encode("utf-8"))
+    return Path(path)
 
 
 def write_json_atomic(path: str | os.PathLike[str], values: Any) -> Path:
@@ -99,23 +106,102 @@ class RunDirectory:
             FileExistsError: if the folder already holds a run (a ``config.json``); resume it
                 instead or choose another folder.
         """
-        if self.config_path.exists():
-            raise FileExistsError(
-                f"out: {self.path} already holds a run; pass --resume {self.path} to continue it "
-                "or choose another folder"
-            )
+        self.check_new()
         self.path.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.config_path, dict(config))
+
+    def check_new(self) -> None:
+        """Raise unless the folder is free for a new run.
+
+        Raises:
+            FileExistsError: if the folder already holds a run (a ``config.json``), saying how far
+                it got and how to continue it.
+        """
+        if self.config_path.exists():
+            where = self.describe_progress()
+            raise FileExistsError(
+                f"out: {self.path} already holds a run ({where}); continue it with "
+                f"'mbplan train --resume {self.path}' or choose another --out"
+            )
+
+    def describe_progress(self) -> str:
+        """Say in words how far the run got: its last validated epoch, or that none was saved."""
+        if not self.last_checkpoint.is_file():
+            return "no checkpoint yet; a resume starts it from the beginning"
+        try:
+            rows = self.read_metrics()
+        except ValueError:
+            rows = []
+        if not rows:
+            return "started, no epoch validated yet"
+        return f"validated up to epoch {int(rows[-1]['epoch'])}"
 
     def read_config(self) -> dict[str, Any]:
         """Return the saved config as a dict.
 
         Raises:
             FileNotFoundError: if the folder holds no run.
+            ValueError: if ``config.json`` is not a JSON object (truncated or edited); the
+                message names the file.
         """
         if not self.config_path.is_file():
-            raise FileNotFoundError(f"run directory {self.path} has no {CONFIG_FILE}")
-        return json.loads(self.config_path.read_text(encoding="utf-8"))
+            raise FileNotFoundError(
+                f"run directory {self.path} has no {CONFIG_FILE} (is it a folder written by "
+                "'mbplan train'?)"
+            )
+        text = self.config_path.read_text(encoding="utf-8")
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(
+                f"{self.config_path} is not valid JSON ({err}); the file is truncated or was "
+                "edited (restore it, or start a new run in another folder)"
+            ) from None
+        if not isinstance(values, dict):
+            raise ValueError(
+                f"{self.config_path}: expected a JSON object, got {type(values).__name__} "
+                "(restore it, or start a new run in another folder)"
+            )
+        return values
+
+    @property
+    def dataset_path(self) -> Path:
+        """``RUN_DIR/dataset.json``: the training dataset's path and fingerprint."""
+        return self.path / DATASET_FILE
+
+    def write_dataset(self, data: str) -> None:
+        """Record the training dataset ``data`` (its path and :func:`dataset_fingerprint`)."""
+        write_json_atomic(
+            self.dataset_path, {"path": str(data), "fingerprint": dataset_fingerprint(data)}
+        )
+
+    def check_dataset(self, data: str) -> None:
+        """Raise unless ``data`` holds the dataset the run was trained on; record a moved one.
+
+        The dataset is compared by :func:`dataset_fingerprint` with the one recorded in
+        ``dataset.json`` (runs written before that file existed: with the dataset at the saved
+        config's path, if it is still there). A dataset that only moved is accepted and its new
+        path recorded in ``config.json`` and ``dataset.json``.
+
+        Raises:
+            RunMismatchError: if ``data`` holds another dataset.
+        """
+        saved = self.read_config()
+        new = dataset_fingerprint(data)
+        if self.dataset_path.is_file():
+            recorded = json.loads(self.dataset_path.read_text(encoding="utf-8"))["fingerprint"]
+        else:
+            recorded = _fingerprint_or_none(saved.get("data", ""))
+        if recorded is not None and recorded != new:
+            raise RunMismatchError(
+                f"data: {data} holds another dataset than the one run {self.path} was trained "
+                f"on ({saved.get('data')}); resume with that dataset, or train a new run on this "
+                "one"
+            )
+        if str(data) != str(saved.get("data")):
+            logger.warning("run %s: its dataset is now read from %s", self.path, data)
+            write_json_atomic(self.config_path, {**saved, "data": str(data)})
+            write_json_atomic(self.dataset_path, {"path": str(data), "fingerprint": new})
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """Return the metrics rows in order (an empty list before the first validation)."""
@@ -176,6 +262,63 @@ class RunDirectory:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def dataset_fingerprint(root: str | os.PathLike[str]) -> str:
+    """SHA-256 of a dataset's manifest (its recipe, sizes and every shard's checksum).
+
+    Raises:
+        DatasetError: if ``root`` holds no readable dataset.
+    """
+    from mbplan.data.io import read_manifest
+
+    manifest = read_manifest(root)
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _fingerprint_or_none(root: str) -> str | None:
+    from mbplan.data.errors import DatasetError
+
+    if not root:
+        return None
+    try:
+        return dataset_fingerprint(root)
+    except (DatasetError, OSError):
+        return None
+
+
+def config_differences(
+    saved: Mapping[str, Any], requested: Mapping[str, Any], may_differ: tuple[str, ...] = MAY_DIFFER
+) -> list[str]:
+    """Name the fields in which ``requested`` differs from a run's ``saved`` config.
+
+    Args:
+        saved: the run's ``config.json``.
+        requested: the resolved config asked for (``TrainConfig.to_dict()``).
+        may_differ: fields not compared (:data:`MAY_DIFFER`).
+
+    Returns:
+        ``"name: run has X, requested Y"`` per differing field, sorted by name; ``data`` counts as
+        equal when both paths hold the same dataset (same :func:`dataset_fingerprint`).
+    """
+    found = []
+    for name in sorted(set(saved) | set(requested)):
+        if name in may_differ:
+            continue
+        old, new = saved.get(name), requested.get(name)
+        if old == new:
+            continue
+        if name == "data" and _same_dataset(str(old), str(new)):
+            continue
+        found.append(f"{name}: run has {old!r}, requested {new!r}")
+    return found
+
+
+def _same_dataset(first: str, second: str) -> bool:
+    if Path(first).resolve() == Path(second).resolve():
+        return True
+    fingerprint = _fingerprint_or_none(first)
+    return fingerprint is not None and fingerprint == _fingerprint_or_none(second)
 
 
 def _tensorboard_tag(key: str) -> str:

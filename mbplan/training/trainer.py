@@ -13,11 +13,15 @@ Reproducibility: weight init, gate noise and anything else the model draws from 
 generator run inside ``torch.random.fork_rng`` seeded from ``config.seed``, so the caller's global
 state is left untouched; the scheduled-sampling generator is a separate seeded ``torch.Generator``;
 the batch order of epoch ``e`` depends on ``(seed, e)`` alone (``batches.epoch_generator``). Both
-generator states are stored in every checkpoint. Ctrl-C (SIGINT) finishes the current batch, saves
-``last.pt`` **mid-epoch** (completed epochs plus batches done) and returns; ``Trainer.resume``
-recomputes that epoch's batch order, skips the batches done and continues, so on the CPU an
-interrupted-and-resumed run ends with weights identical to an uninterrupted one. A non-finite loss
-raises ``NonFiniteLossError`` naming the epoch and batch and leaves the last good ``last.pt``.
+generator states are stored in every checkpoint. Ctrl-C (SIGINT) or SIGTERM finishes the current
+batch, saves ``last.pt`` **mid-epoch** (completed epochs plus batches done) and returns;
+``Trainer.resume`` recomputes that epoch's batch order, skips the batches done and continues, so on
+the CPU an interrupted-and-resumed run ends with weights identical to an uninterrupted one. A new
+run writes ``last.pt`` before its first update, and a folder holding only ``config.json`` (a run
+killed before that) resumes from the beginning, so no interruption leaves a run that cannot be
+continued.
+A non-finite loss raises ``NonFiniteLossError`` naming the epoch and batch and what ``last.pt``
+holds.
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ import contextlib
 import dataclasses
 import logging
 import math
-import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +45,7 @@ from mbplan.training.config import TrainConfig
 from mbplan.training.loss import prediction_loss
 from mbplan.training.run_directory import RunDirectory
 from mbplan.training.schedules import teacher_probability
+from mbplan.training.stop_signals import stop_on_signals
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +54,7 @@ _MASK_SEED_OFFSET = 0x5EED
 
 
 class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite; the last good checkpoint is kept."""
+    """The training loss became NaN or infinite; ``last.pt`` keeps the last saved position."""
 
 
 @dataclasses.dataclass
@@ -63,7 +67,7 @@ class TrainResult:
         batches_done: batches done in the unfinished epoch (0 unless interrupted mid-epoch).
         best_epoch: epoch of the best validation, ``None`` before the first validation.
         best_val_mse: the best validation error (``inf`` before the first validation).
-        interrupted: whether the run stopped on Ctrl-C before its last epoch.
+        interrupted: whether the run stopped on Ctrl-C or SIGTERM before its last epoch.
         metrics: the rows of ``metrics.jsonl``.
     """
 
@@ -131,6 +135,11 @@ class Trainer:
         train_data: training sequences (default: ``config.train_split`` of ``config.data``).
         val_data: validation sequences (default: ``config.val_split`` of ``config.data``).
         model: a ready world model (default: built from the config under the run's seed).
+        resuming: internal (set by :meth:`resume`): the folder already holds this run.
+
+    Raises:
+        FileExistsError: if ``config.out`` already holds a run (checked before any work).
+        ValueError: for an unavailable ``config.device`` or bad settings.
     """
 
     def __init__(
@@ -139,9 +148,16 @@ class Trainer:
         train_data: SequenceTensors | None = None,
         val_data: SequenceTensors | None = None,
         model: torch.nn.Module | None = None,
+        *,
+        resuming: bool = False,
     ) -> None:
+        from mbplan.errors import check_device
+
         if not config.out:
             raise ValueError("out: expected a run directory, got an empty string")
+        if not resuming:
+            RunDirectory(config.out).check_new()
+        check_device(config.device)
         if model is None:
             config = resolve_config(config)
         elif config.lr is None:
@@ -166,7 +182,9 @@ class Trainer:
         self.mask_generator = torch.Generator(device=self.device)
         self.mask_generator.manual_seed(config.seed + _MASK_SEED_OFFSET)
         self.position = _Position()
-        self._resumed = False
+        self._resumed = resuming
+        #: (epoch, batch) that last.pt holds, once written
+        self._saved_at: tuple[int, int] | None = None
 
     @classmethod
     def resume(
@@ -177,7 +195,7 @@ class Trainer:
         model: torch.nn.Module | None = None,
         **overrides: Any,
     ) -> Trainer:
-        """Continue the run in ``run_dir`` from its ``last.pt``.
+        """Continue the run in ``run_dir`` from its ``last.pt`` (from the start if it has none).
 
         Args:
             run_dir: a folder written by an earlier ``fit``.
@@ -188,9 +206,11 @@ class Trainer:
             **overrides: config fields to change, e.g. ``epochs`` to extend the run, ``progress``.
 
         Raises:
-            FileNotFoundError: if the folder holds no run or no ``last.pt``.
+            FileNotFoundError: if the folder holds no run.
             ValueError: if an override would change the trajectory of the run (anything but
-                ``epochs``, ``progress``, ``tensorboard``, ``device``, ``data``).
+                ``epochs``, ``progress``, ``tensorboard``, ``device``, ``data``), or ``data``
+                names another dataset than the run's (``RunMismatchError``; a dataset that only
+                moved is accepted and its new path recorded).
         """
         allowed = {"epochs", "progress", "tensorboard", "device", "data"}
         changed = sorted(set(overrides) - allowed)
@@ -200,14 +220,23 @@ class Trainer:
             )
         run = RunDirectory(run_dir)
         saved = TrainConfig.from_dict(run.read_config())
+        if overrides.get("data") and train_data is None:
+            run.check_dataset(overrides["data"])
         config = saved.replace(out=str(run.path), **overrides)
+        if not run.last_checkpoint.is_file():  # killed before its first checkpoint: start over
+            logger.info("%s has no %s; starting the run from the beginning", run.path, "last.pt")
+            run.keep_metrics_until(0)
+            return cls(config, train_data, val_data, model, resuming=True)
+        from mbplan.errors import check_device
+
+        check_device(config.device)
         payload = load_checkpoint(run.last_checkpoint, map_location=config.device)
         if model is None:
             from mbplan.models import make_world_model
 
             with torch.random.fork_rng(devices=[]):  # the weights are overwritten from payload
                 model = make_world_model(**payload["model_hparams"])
-        trainer = cls(config, train_data=train_data, val_data=val_data, model=model)
+        trainer = cls(config, train_data=train_data, val_data=val_data, model=model, resuming=True)
         trainer._restore(payload)
         return trainer
 
@@ -229,7 +258,7 @@ class Trainer:
         fields = {field.name for field in dataclasses.fields(_Position)}
         self.position = _Position(**{key: payload["position"][key] for key in fields})
         self.run.keep_metrics_until(self.position.epoch)
-        self._resumed = True
+        self._saved_at = (self.position.epoch, self.position.batch)
 
     def _checkpoint(self) -> dict[str, Any]:
         return {
@@ -248,11 +277,15 @@ class Trainer:
         """Ask the loop to save and return after the current batch (what Ctrl-C does)."""
         self._stop_requested = True
 
+    def _save_last(self) -> None:
+        save_checkpoint(self.run.last_checkpoint, self._checkpoint())
+        self._saved_at = (self.position.epoch, self.position.batch)
+
     def fit(self) -> TrainResult:
         """Train until ``config.epochs`` epochs are done or a stop is requested.
 
         Returns:
-            The run's outcome; ``interrupted`` is true after Ctrl-C.
+            The run's outcome; ``interrupted`` is true after Ctrl-C or SIGTERM.
 
         Raises:
             NonFiniteLossError: on a NaN or infinite loss, naming the epoch and batch.
@@ -260,6 +293,10 @@ class Trainer:
         config = self.config
         if not self._resumed:
             self.run.create(config.to_dict())
+            if config.data:
+                self.run.write_dataset(config.data)
+        if self._saved_at is None:  # resumable from the first update on
+            self._save_last()
         if config.tensorboard:
             self.run.open_tensorboard(config.to_dict())
         bar = tqdm(
@@ -271,7 +308,10 @@ class Trainer:
             dynamic_ncols=True,
         )
         try:
-            with _stop_on_sigint(self.request_stop), self._rng.active():
+            with (
+                stop_on_signals(self.request_stop, "finishing the batch, then saving last.pt"),
+                self._rng.active(),
+            ):
                 interrupted = self._loop(bar)
         finally:
             bar.close()
@@ -307,7 +347,7 @@ class Trainer:
                     break
             position.train_seconds += time.perf_counter() - started
             if self._stop_requested and position.batch < len(batches):
-                save_checkpoint(self.run.last_checkpoint, self._checkpoint())
+                self._save_last()
                 logger.info(
                     "stopped at epoch %d, batch %d; saved %s",
                     position.epoch,
@@ -325,7 +365,7 @@ class Trainer:
                     loss=f"{row['train_loss']:.3g}", val=f"{row['val_mse']:.3g}", p=f"{prob:.2f}"
                 )
             if self._stop_requested and not done:
-                save_checkpoint(self.run.last_checkpoint, self._checkpoint())
+                self._save_last()
                 return True
         return False
 
@@ -338,10 +378,12 @@ class Trainer:
         terms = prediction_loss(self.model, output, observations[:, 1:])
         loss = float(terms.total.detach())
         if not math.isfinite(loss):
+            epoch, batch = self._saved_at or (0, 0)
             raise NonFiniteLossError(
                 f"the training loss is {loss} at epoch {self.position.epoch} (0-based), batch "
-                f"{self.position.batch}; stopped. The last good checkpoint is "
-                f"{self.run.last_checkpoint}."
+                f"{self.position.batch}; stopped. {self.run.last_checkpoint} holds the run at "
+                f"epoch {epoch}, batch {batch}; resuming repeats the same updates, so start a new "
+                "run with other settings (e.g. a lower --lr or --grad-clip)"
             )
         self.optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
@@ -378,7 +420,7 @@ class Trainer:
             best = {key: value for key, value in self._checkpoint().items() if key != "optimizer"}
             best.pop("rng")
             save_checkpoint(self.run.best_checkpoint, best)
-        save_checkpoint(self.run.last_checkpoint, self._checkpoint())
+        self._save_last()
         self.run.append_metrics(row)
         logger.info("epoch %d: %s", position.epoch, row)
         return row
@@ -411,28 +453,3 @@ class _ForkedGlobalRNG:
                 self.state = torch.get_rng_state()
                 if self._devices:
                     self._cuda_state = torch.cuda.get_rng_state(self._devices[0])
-
-
-@contextlib.contextmanager
-def _stop_on_sigint(request_stop: Any) -> Iterator[None]:
-    """Turn the first Ctrl-C into ``request_stop()``; a second one interrupts at once."""
-    try:
-        previous = signal.getsignal(signal.SIGINT)
-    except ValueError:  # pragma: no cover - not the main thread
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        logger.warning("interrupt: finishing the current batch, then saving a checkpoint")
-        request_stop()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    try:
-        signal.signal(signal.SIGINT, handler)
-    except ValueError:  # pragma: no cover - not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)

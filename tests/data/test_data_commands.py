@@ -35,14 +35,14 @@ def test_generate_refuses_another_dataset_and_reports_errors(tmp_path, capsys):
     base = ["generate", "--env", TOY_ID, "--policy", "uniform", "--steps", "4", "--quiet"]
     assert main([*base, "--episodes", "3", "--out", str(out)]) == 0
     capsys.readouterr()
-    assert main([*base, "--episodes", "4", "--out", str(out)]) == 1
+    assert main([*base, "--episodes", "4", "--out", str(out)]) == 2
     assert "holds a different dataset" in capsys.readouterr().err
     assert main([*base, "--episodes", "4", "--out", str(out), "--overwrite"]) == 0
     capsys.readouterr()
-    assert main(["generate", "chess-paper", "--out", str(tmp_path / "x")]) == 1
+    assert main(["generate", "chess-paper", "--out", str(tmp_path / "x")]) == 2
     assert "recipe: expected one of" in capsys.readouterr().err
     assert (
-        main([*base, "--episodes", "3", "--out", str(tmp_path / "y"), "--env-kwargs", "[1]"]) == 1
+        main([*base, "--episodes", "3", "--out", str(tmp_path / "y"), "--env-kwargs", "[1]"]) == 2
     )
     assert "--env-kwargs: expected a JSON object" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
@@ -53,5 +53,5 @@ def test_generate_refuses_another_dataset_and_reports_errors(tmp_path, capsys):
 
 
 def test_data_info_on_a_broken_directory(tmp_path, capsys):
-    assert main(["data", "info", str(tmp_path)]) == 1
+    assert main(["data", "info", str(tmp_path)]) == 2
     assert "not an mbplan dataset directory" in capsys.readouterr().err

@@ -82,11 +82,16 @@ def test_run_model_plans_with_warm_up(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def test_bad_arguments_exit_with_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert plan.main(["--ground-truth", "--env", "mbplan/BilliardBall-v0", "--episodes", "1"]) == 2
+    from mbplan.cli import main
+
+    argv = ["plan", "--ground-truth", "--env", "mbplan/BilliardBall-v0", "--episodes", "1"]
+    assert main(argv) == 2
     assert "no planning task" in capsys.readouterr().err
-    assert plan.main(["--run", str(tmp_path / "missing"), "--episodes", "1"]) == 2
+    assert main(["plan", "--run", str(tmp_path / "missing"), "--episodes", "1"]) == 2
     assert "does not exist" in capsys.readouterr().err
-    assert plan.main(["--ground-truth", "--episodes", "0"]) == 2
+    with pytest.raises(SystemExit) as exit_info:  # refused by the parser, before any work
+        main(["plan", "--ground-truth", "--episodes", "0"])
+    assert exit_info.value.code == 2
     with pytest.raises(SystemExit):
         plan.main(["--episodes", "1"])  # neither --run nor --ground-truth
     with pytest.raises(ValueError, match="does not take"):
