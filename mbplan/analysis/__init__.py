@@ -8,3 +8,33 @@ over states and runs on the device of the model's parameters.
 from mbplan.analysis.state_map import StateMap, core_map, iterate, layer_maps
 
 __all__ = ["StateMap", "core_map", "iterate", "layer_maps"]
+
+from mbplan.analysis.fixed_points import (  # noqa: E402
+    FixedPoints,
+    deduplicate,
+    find_fixed_points,
+    minimise_speed,
+    speed,
+)
+from mbplan.analysis.jacobians import (  # noqa: E402
+    STABILITY_LABELS,
+    classify_stability,
+    critical_complex_pairs,
+    eigenvalues,
+    jacobians,
+    mobius,
+)
+
+__all__ += [
+    "FixedPoints",
+    "STABILITY_LABELS",
+    "classify_stability",
+    "critical_complex_pairs",
+    "deduplicate",
+    "eigenvalues",
+    "find_fixed_points",
+    "jacobians",
+    "minimise_speed",
+    "mobius",
+    "speed",
+]
