@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "compare": "mbplan.commands.compare",
     "plan": "mbplan.commands.plan",
     "demo": "mbplan.commands.demo",
+    "hmm": "mbplan.commands.hmm",
 }
 
 
