@@ -25,7 +25,9 @@ def _train(argv: list[str]) -> int:
 
     from mbplan.hmm.training import HMMTrainConfig, train_emulator
 
-    config = tyro.cli(HMMTrainConfig, args=argv, prog="mbplan hmm train")
+    config = tyro.cli(
+        HMMTrainConfig, args=argv, prog="mbplan hmm train", config=(tyro.conf.FlagConversionOff,)
+    )
     result = train_emulator(config)
     print(
         f"done: best validation Sinkhorn loss {result['best_val_loss']:.4f} at epoch "
