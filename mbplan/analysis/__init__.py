@@ -38,3 +38,42 @@ __all__ += [
     "mobius",
     "speed",
 ]
+
+from mbplan.analysis.kick_neurons import (  # noqa: E402
+    KickCandidates,
+    integrating_populations,
+    kick_neuron_candidates,
+    switch_times,
+)
+from mbplan.analysis.projections import PCA, fit_pca  # noqa: E402
+from mbplan.analysis.residency import (  # noqa: E402
+    REGIONS,
+    classify_regions,
+    noisy_trajectory,
+    residency_times,
+)
+from mbplan.analysis.world_model import (  # noqa: E402
+    FactorLink,
+    filtered_states,
+    held_observation_map,
+    link_to_factors,
+    world_model_map,
+)
+
+__all__ += [
+    "FactorLink",
+    "KickCandidates",
+    "PCA",
+    "REGIONS",
+    "classify_regions",
+    "filtered_states",
+    "fit_pca",
+    "held_observation_map",
+    "integrating_populations",
+    "kick_neuron_candidates",
+    "link_to_factors",
+    "noisy_trajectory",
+    "residency_times",
+    "switch_times",
+    "world_model_map",
+]
