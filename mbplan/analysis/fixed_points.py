@@ -168,14 +168,18 @@ def deduplicate(
         ``(representatives (k,) indices into points, group (m,) representative number per point)``.
     """
     order = q.argsort()
-    group = torch.full((points.shape[0],), -1, dtype=torch.long, device=points.device)
+    ordered = points[order]
+    group_ordered = torch.full((points.shape[0],), -1, dtype=torch.long, device=points.device)
     representatives = []
-    for index in order.tolist():
-        if group[index] >= 0:
-            continue
-        close = (points - points[index]).norm(dim=-1) <= tol
-        group[close & (group < 0)] = len(representatives)
-        representatives.append(index)
+    position = 0
+    while position < ordered.shape[0]:  # one iteration (and one host sync) per distinct point
+        close = (ordered - ordered[position]).norm(dim=-1) <= tol
+        group_ordered[close & (group_ordered < 0)] = len(representatives)
+        representatives.append(int(order[position]))
+        unassigned = torch.nonzero(group_ordered < 0)
+        position = int(unassigned[0]) if unassigned.numel() else ordered.shape[0]
+    group = torch.empty_like(group_ordered)
+    group[order] = group_ordered
     return torch.tensor(representatives, dtype=torch.long, device=points.device), group
 
 
@@ -190,6 +194,8 @@ def find_fixed_points(
     dedupe_tol: float = 1e-3,
     unit_tol: float = 1e-3,
     tol: float = 1e-12,
+    refine_steps: int = 8,
+    chunk_size: int | None = 512,
 ) -> FixedPoints:
     """Find the distinct fixed points reached from ``initial_states`` and classify them.
 
@@ -205,6 +211,8 @@ def find_fixed_points(
             points as well).
         dedupe_tol: candidates closer than this are one point.
         unit_tol: eigenvalue moduli within this of 1 count as marginal.
+        refine_steps: Levenberg-Marquardt steps after Adam.
+        chunk_size: rows per vectorised Jacobian chunk.
 
     Returns:
         :class:`FixedPoints`.
@@ -216,6 +224,8 @@ def find_fixed_points(
         lr=lr,
         final_lr_fraction=final_lr_fraction,
         tol=tol,
+        refine_steps=refine_steps,
+        chunk_size=chunk_size,
     )
     kept = torch.nonzero(final_q <= q_threshold).squeeze(-1)
     representatives, group = deduplicate(final[kept], final_q[kept], dedupe_tol)
@@ -224,7 +234,7 @@ def find_fixed_points(
     points = final[kept][representatives]
     size = final.shape[-1]
     if points.shape[0] > 0:
-        jac = jacobians(state_map, points)
+        jac = jacobians(state_map, points, chunk_size=chunk_size)
         eig = eigenvalues(jac)
     else:
         jac = final.new_zeros((0, size, size))
