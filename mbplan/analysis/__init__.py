@@ -2,7 +2,8 @@
 
 Everything here takes a core (any :class:`~mbplan.models.cells.RecurrentCell`, stacks included)
 or a world model through the cell interface and never special-cases a cell class; it is batched
-over states and runs on the device of the model's parameters.
+over states and runs on the device of the model's parameters. Figures: :mod:`mbplan.analysis.plots`
+(imported separately, it pulls in matplotlib).
 """
 
 from mbplan.analysis.state_map import StateMap, core_map, iterate, layer_maps
