@@ -7,6 +7,7 @@ matching, not by next-step prediction. The RNN itself is a registered core
 like every other core.
 """
 
+from mbplan.hmm.emulator import EmulatorOutput, HMMEmulator, hard_gumbel_softmax
 from mbplan.hmm.models import (
     HMM,
     HMM_FAMILIES,
@@ -21,13 +22,16 @@ from mbplan.hmm.models import (
 from mbplan.hmm.sampler import HMMSamples, one_hot, sample
 
 __all__ = [
+    "EmulatorOutput",
     "HMM",
+    "HMMEmulator",
     "HMMFamily",
     "HMMSamples",
     "HMM_FAMILIES",
     "NUM_SYMBOLS",
     "cyclic",
     "fully_connected",
+    "hard_gumbel_softmax",
     "hmm_family",
     "linear_chain",
     "linear_emission",
