@@ -41,3 +41,16 @@ def test_resume_equals_uninterrupted_and_files(tmp_path) -> None:
         train_emulator(HMMTrainConfig(**{**_config(str(tmp_path / "a"), 4).__dict__, "lr": 0.5}))
     with pytest.raises(ValueError, match="family"):
         train_emulator(_config(str(tmp_path / "c"), 1).__class__(family="six", out="x"))
+
+
+def test_command_line_trains_and_evaluates(tmp_path, capsys) -> None:
+    from mbplan.cli import main
+
+    out = str(tmp_path / "run")
+    args = ["hmm", "train", "--family", "cyclic", "--out", out, "--num-seq", "60", "--seq-len", "6"]
+    args += ["--batch-size", "20", "--epochs", "1", "--hidden-size", "8", "--input-size", "3"]
+    assert main([*args, "--progress", "False"]) == 0
+    assert main(["hmm", "evaluate", out, "--num-seq", "30", "--seq-len", "6"]) == 0
+    report = json.loads((tmp_path / "run" / "emission_report.json").read_text())
+    assert report["family"] == "cyclic" and len(report["transition_matrix_rnn"]) == 3
+    assert "HMM-HMM" in capsys.readouterr().out
