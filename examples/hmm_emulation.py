@@ -45,6 +45,7 @@ from mbplan.analysis import (  # noqa: E402
     jacobians,
     kick_neuron_candidates,
     link_to_factors,
+    nearest_neighbour_accuracy,
     noisy_trajectory,
     residency_times,
     world_model_map,
@@ -189,7 +190,7 @@ def mechanism_section(args: argparse.Namespace, out: Path) -> dict:
         labels[: min(args.steps, 1500)].double(),
         points=fixed_projected,
         stability=found.stability,
-        title=f"{args.analyse}: noise-driven run (colour: emitted argmax), fixed point without input",
+        title=f"{args.analyse}: noise-driven run (colour: emitted argmax), fixed point (no input)",
         color_label="argmax logit (symbol)",
     )
     plot_state_space(
@@ -301,11 +302,15 @@ def mechanism_section(args: argparse.Namespace, out: Path) -> dict:
             for dst in blocks
         }
         # control: the same rule and groups on the untrained network of the same seed
-        untrained = HMMEmulator(
-            cell.input_size,
-            size,
-            generator=torch.Generator().manual_seed(run.read_config()["seed"]),
-        ).cell.weight_hh.detach().double()
+        untrained = (
+            HMMEmulator(
+                cell.input_size,
+                size,
+                generator=torch.Generator().manual_seed(run.read_config()["seed"]),
+            )
+            .cell.weight_hh.detach()
+            .double()
+        )
         c1, c2 = integrating_populations(untrained, group1, group2, count=70)
         control = {"kick A": group1, "kick B": group2, "pop 1": c1.tolist(), "pop 2": c2.tolist()}
         results["connectivity_untrained_control"] = {
@@ -379,7 +384,23 @@ def world_model_section(args: argparse.Namespace, out: Path) -> dict:
         link = link_to_factors(
             found.points[top, :size], flat_states, flat_flags, dataset.flag_names
         )
+        converged = found.assignment >= 0
+        reached = found.final_states[converged, :size]
+        reached_flags = start_flags[converged]
+        decodability = {
+            "fixed_points_reached": nearest_neighbour_accuracy(reached, reached_flags),
+            "filtered_start_states": nearest_neighbour_accuracy(flat_states[picks], start_flags),
+            "majority_rate": float(max(reached_flags.mean(), 1 - reached_flags.mean())),
+        }
         pca = fit_pca(flat_states, 2)
+        plot_state_space(
+            out / f"hmm_world_{name}_attractors.png",
+            pca.project(reached),
+            reached_flags,
+            title=f"{name}: fixed points reached under a = 0 from {int(converged.sum())} "
+            "filtered states",
+            color_label="robot_controlled at the start",
+        )
         shown = torch.randperm(flat_states.shape[0], generator=generator)[:3000]
         plot_state_space(
             out / f"hmm_world_{name}_fixed_points.png",
@@ -397,7 +418,7 @@ def world_model_section(args: argparse.Namespace, out: Path) -> dict:
             link.flag_names,
             title=f"{name}: filtered states per nearest fixed point (12 most attracting)",
         )
-        modulus = found.eigenvalues.abs()
+        modulus = found.eigenvalues.abs().detach()
         results[name] = {
             "core": payload["model_hparams"]["core"],
             "epoch": int(payload["epoch"]),
@@ -412,6 +433,7 @@ def world_model_section(args: argparse.Namespace, out: Path) -> dict:
             ),
             "max_modulus_median": float(modulus.max(-1).values.median()) if len(modulus) else None,
             "basins_by_start_flag": basin,
+            "flag_1nn_accuracy": decodability,
             "points_with_mixed_start_flags": int(((pure > 0) & (pure < 1)).sum()),
             "points_pure_controlled": int((pure == 1).sum()),
             "points_pure_uncontrolled": int((pure == 0).sum()),

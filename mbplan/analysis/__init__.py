@@ -58,6 +58,7 @@ from mbplan.analysis.world_model import (  # noqa: E402
     filtered_states,
     held_observation_map,
     link_to_factors,
+    nearest_neighbour_accuracy,
     world_model_map,
 )
 
@@ -73,6 +74,7 @@ __all__ += [
     "integrating_populations",
     "kick_neuron_candidates",
     "link_to_factors",
+    "nearest_neighbour_accuracy",
     "noisy_trajectory",
     "residency_times",
     "switch_times",

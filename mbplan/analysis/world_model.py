@@ -152,3 +152,20 @@ def link_to_factors(
     sums.index_add_(0, assignment, flags.double())
     means = sums / counts.unsqueeze(-1).double()
     return FactorLink(assignment, distance, counts, means, tuple(flag_names))
+
+
+def nearest_neighbour_accuracy(points: torch.Tensor, labels: torch.Tensor) -> float:
+    """Leave-one-out 1-nearest-neighbour accuracy of ``labels (n,)`` from ``points (n, S)``.
+
+    How well a hidden factor can be read from where states went (e.g. the fixed points reached
+    from filtered states, labelled by the factor at the start): 1 when the attractors of the two
+    factor values never mix, the majority-class rate when the location carries no information.
+    """
+    if points.dim() != 2 or labels.shape != points.shape[:1] or points.shape[0] < 2:
+        raise ValueError(
+            f"points, labels: expected (n >= 2, S) and (n,), got {tuple(points.shape)} and "
+            f"{tuple(labels.shape)}"
+        )
+    distances = torch.cdist(points.double(), points.double())
+    distances.fill_diagonal_(float("inf"))
+    return float((labels[distances.argmin(dim=1)] == labels).double().mean())

@@ -13,6 +13,7 @@ from mbplan.analysis import (
     jacobians,
     kick_neuron_candidates,
     link_to_factors,
+    nearest_neighbour_accuracy,
     residency_times,
     world_model_map,
 )
@@ -126,3 +127,9 @@ def test_noise_rnn_without_input_collapses_to_zero_when_contracting() -> None:
     )
     assert found.points.shape[0] == 1 and float(found.points.abs().max()) < 1e-6
     assert found.stability == ["stable"]
+
+
+def test_nearest_neighbour_accuracy_of_separated_and_mixed_labels() -> None:
+    points = torch.tensor([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2]])
+    assert nearest_neighbour_accuracy(points, torch.tensor([0, 0, 0, 1, 1, 1])) == 1.0
+    assert nearest_neighbour_accuracy(points, torch.tensor([0, 1, 0, 1, 0, 1])) == 0.0
