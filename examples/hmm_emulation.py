@@ -56,8 +56,9 @@ from mbplan.analysis.plots import (  # noqa: E402
     plot_factor_link,
     plot_state_space,
 )
-from mbplan.hmm import HMMEmulator, hmm_family  # noqa: E402
+from mbplan.hmm import HMMEmulator, hmm_family, one_hot, sample  # noqa: E402
 from mbplan.hmm.metrics import emission_report  # noqa: E402
+from mbplan.hmm.sinkhorn import sinkhorn_divergence  # noqa: E402
 from mbplan.hmm.training import load_emulator  # noqa: E402
 from mbplan.training.checkpoint import load_checkpoint, model_from_checkpoint  # noqa: E402
 from mbplan.training.run_directory import RunDirectory, write_json_atomic  # noqa: E402
@@ -86,6 +87,24 @@ def emission_section(args: argparse.Namespace, out: Path) -> dict:
             hmm, untrained, **settings, generator=torch.Generator().manual_seed(1)
         )
         metrics = run.read_metrics()
+        # the training loss's floor: Sinkhorn divergence between two HMM batches of the run's size
+        baseline_generator = torch.Generator().manual_seed(5)
+        pairs = [
+            sinkhorn_divergence(
+                *(
+                    one_hot(
+                        sample(
+                            hmm, config["batch_size"], config["seq_len"], baseline_generator
+                        ).symbols,
+                        hmm.num_symbols,
+                    ).flatten(1)
+                    for _ in range(2)
+                ),
+                blur=config["blur"],
+            )
+            for _ in range(3)
+        ]
+        trained["sinkhorn_hmm_hmm_same_batch"] = float(torch.stack(pairs).mean())
         trained["untrained_distance_hmm_rnn"] = before["distance_hmm_rnn"]
         trained["untrained_transition_squared_difference"] = before["transition_squared_difference"]
         trained["epochs"] = len(metrics)
@@ -95,7 +114,9 @@ def emission_section(args: argparse.Namespace, out: Path) -> dict:
         trained["config"] = config
         results[family] = trained
         print(
-            f"{family}: HMM-RNN {trained['distance_hmm_rnn']['mean']:.3f}, HMM-HMM "
+            f"{family}: loss {trained['best_val_loss']:.2f} (HMM-HMM "
+            f"{trained['sinkhorn_hmm_hmm_same_batch']:.2f}), HMM-RNN "
+            f"{trained['distance_hmm_rnn']['mean']:.3f}, HMM-HMM "
             f"{trained['distance_hmm_hmm']['mean']:.3f}, untrained "
             f"{before['distance_hmm_rnn']['mean']:.3f}"
         )
@@ -185,7 +206,7 @@ def mechanism_section(args: argparse.Namespace, out: Path) -> dict:
     with torch.no_grad():
         decays = iterate(autonomous, states[picks[:12]], 60, return_trajectory=True)
     plot_state_space(
-        out / "hmm_orbit_pca.png",
+        out / f"hmm_{args.analyse}_orbit_pca.png",
         projected[: min(args.steps, 1500)],
         labels[: min(args.steps, 1500)].double(),
         points=fixed_projected,
@@ -194,7 +215,7 @@ def mechanism_section(args: argparse.Namespace, out: Path) -> dict:
         color_label="argmax logit (symbol)",
     )
     plot_state_space(
-        out / "hmm_collapse_pca.png",
+        out / f"hmm_{args.analyse}_collapse_pca.png",
         pca.project(decays),
         torch.arange(61).double().expand(12, -1),
         points=fixed_projected,
@@ -226,7 +247,7 @@ def mechanism_section(args: argparse.Namespace, out: Path) -> dict:
         colours.append(torch.full((1500,), std, dtype=torch.float64))
     results["input_scales"] = scales
     plot_state_space(
-        out / "hmm_input_scales_pca.png",
+        out / f"hmm_{args.analyse}_input_scales_pca.png",
         torch.cat(clouds),
         torch.cat(colours),
         points=fixed_projected,
@@ -246,7 +267,7 @@ def mechanism_section(args: argparse.Namespace, out: Path) -> dict:
         "region_fractions": {r: regions.count(r) / len(regions) for r in dict.fromkeys(regions)},
     }
     plot_state_space(
-        out / "hmm_residency_pca.png",
+        out / f"hmm_{args.analyse}_residency_pca.png",
         projected[: args.residency_states],
         rt,
         points=fixed_projected,
@@ -271,7 +292,7 @@ def mechanism_section(args: argparse.Namespace, out: Path) -> dict:
         }
     results["jacobians_by_region"] = by_region
     plot_eigenvalues(
-        out / "hmm_eigenvalues_by_region.png",
+        out / f"hmm_{args.analyse}_eigenvalues_by_region.png",
         eig,
         groups=regions,
         title=f"{args.analyse}: eigenvalues of J = D(h) W_hh along the noisy run",
@@ -325,10 +346,10 @@ def mechanism_section(args: argparse.Namespace, out: Path) -> dict:
             "overall_mean_weight": float(weight.mean()),
         }
         plot_connectivity(
-            out / "hmm_kick_connectivity.png",
+            out / f"hmm_{args.analyse}_kick_connectivity.png",
             weight,
             blocks,
-            title=f"{args.analyse}: W_hh among kick candidates and integrating populations",
+            title=f"{args.analyse}: W_hh, kick candidates and integrating populations",
         )
     return results
 
@@ -470,9 +491,9 @@ def main() -> None:
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     started = time.perf_counter()
     if "emission" in args.sections:
-        results["emission"] = emission_section(args, out)
+        results.setdefault("emission", {}).update(emission_section(args, out))
     if "mechanism" in args.sections:
-        results["mechanism"] = mechanism_section(args, out)
+        results.setdefault("mechanism", {})[args.analyse] = mechanism_section(args, out)
     if "world" in args.sections:
         results["world_models"] = world_model_section(args, out)
     results[f"seconds_{'_'.join(args.sections)}"] = time.perf_counter() - started
