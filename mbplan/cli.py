@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "compare": "mbplan.commands.compare",
     "plan": "mbplan.commands.plan",
     "demo": "mbplan.commands.demo",
+    "hmm": "mbplan.commands.hmm",
 }
 
 #: the option that turns user errors back into tracebacks.

@@ -23,6 +23,7 @@ from mbplan.models.cells import (
     GRUCell,
     LSTMCell,
     NBRCCell,
+    NoiseReLUCell,
     RecurrentCell,
     RecurrentStack,
 )
@@ -31,6 +32,7 @@ from mbplan.models.world_model import WorldModel
 
 #: The core names ``make_world_model`` accepts.
 CORES = ("gatel0rd", "elman", "gru", "lstm", "brc", "nbrc")
+CORES += ("noise_rnn",)  # the HMM-emulation paper's bias-free ReLU RNN (no read-out here)
 
 #: Options of each core's cell beyond input and hidden size, with their defaults.
 CELL_OPTIONS: dict[str, dict[str, Any]] = {
@@ -47,6 +49,7 @@ CELL_OPTIONS: dict[str, dict[str, Any]] = {
     "brc": {"candidate_bias": True},
     "nbrc": {"candidate_bias": True},
 }
+CELL_OPTIONS["noise_rnn"] = {}
 
 _TORCH_CELLS: dict[str, type[RecurrentCell]] = {
     "elman": ElmanCell,
@@ -100,6 +103,7 @@ LEARNING_RATES: dict[str, dict[str, dict[str, float]]] = {
         "lstm": {"tf": 1e-3, "ss": 5e-4},
         "brc": {"tf": 1e-3, "ss": 5e-4},
         "nbrc": {"tf": 1e-3, "ss": 5e-4},
+        "noise_rnn": {"tf": 1e-3, "ss": 5e-4},  # no paper value: the GRU's
     },
     "rrc": {core: {"tf": 5e-3, "ss": 5e-3} for core in CORES},
     "shepherd": {core: {"tf": 1e-3, "ss": 1e-3} for core in CORES},
@@ -151,6 +155,8 @@ def _cell_factory(core: str, options: dict[str, Any]) -> Callable[[int, int], Re
         return lambda input_size, hidden: GateL0RDCell(
             input_size, hidden, output_size=input_size, **options
         )
+    if core == "noise_rnn":
+        return lambda input_size, hidden: NoiseReLUCell(input_size, hidden)
     if core in _BISTABLE_CELLS:
         return lambda input_size, hidden: _BISTABLE_CELLS[core](input_size, hidden, **options)
     return lambda input_size, hidden: _TORCH_CELLS[core](input_size, hidden)

@@ -12,6 +12,7 @@ from mbplan.models.cells.base import (
 from mbplan.models.cells.bistable import BRCCell, NBRCCell
 from mbplan.models.cells.gatel0rd import GateL0RDCell
 from mbplan.models.cells.gates import GATE_TYPES, heaviside_st, retanh
+from mbplan.models.cells.noise_rnn import NoiseReLUCell
 from mbplan.models.cells.rnn import ElmanCell, GRUCell, LSTMCell, TorchRecurrentCell
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "GateL0RDCell",
     "LSTMCell",
     "NBRCCell",
+    "NoiseReLUCell",
     "ProjectedCell",
     "RecurrentCell",
     "RecurrentStack",
