@@ -14,6 +14,8 @@ symbol transition matrices, volatility and output frequencies.
 
 from __future__ import annotations
 
+import sys
+
 import argparse
 import json
 
@@ -82,6 +84,10 @@ def main(argv: list[str]) -> int:
         return 0
     commands = {"train": _train, "evaluate": _evaluate}
     if argv[0] not in commands:
-        print(f"mbplan hmm: unknown subcommand {argv[0]!r}; expected train or evaluate")
+        print(
+            f"mbplan hmm: unknown subcommand {argv[0]!r} "
+            "(use 'mbplan hmm train' or 'mbplan hmm evaluate')",
+            file=sys.stderr,
+        )
         return 2
     return commands[argv[0]](argv[1:])
