@@ -14,10 +14,9 @@ symbol transition matrices, volatility and output frequencies.
 
 from __future__ import annotations
 
-import sys
-
 import argparse
 import json
+import sys
 
 HELP = "HMM emulation: train a noise-driven RNN on an HMM (train), emission statistics (evaluate)"
 
