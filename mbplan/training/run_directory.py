@@ -4,6 +4,7 @@ Layout of ``RUN_DIR``::
 
     config.json      the resolved TrainConfig (written once, when the run starts)
     metrics.jsonl    one JSON object per validation (epoch, losses, validation error, ...)
+    warmup.jsonl     one JSON object per warmup step (VAA* per layer), when warmup is on
     last.pt          the full checkpoint to resume from (see mbplan.training.checkpoint)
     best.pt          the model with the lowest validation error so far
     events.out.*     TensorBoard scalars (when tensorboard is installed and enabled)
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
+WARMUP_METRICS_FILE = "warmup.jsonl"
 LAST_CHECKPOINT = "last.pt"
 BEST_CHECKPOINT = "best.pt"
 
@@ -83,6 +85,11 @@ class RunDirectory:
         return self.path / METRICS_FILE
 
     @property
+    def warmup_metrics_path(self) -> Path:
+        """``RUN_DIR/warmup.jsonl``, the warmup's rows."""
+        return self.path / WARMUP_METRICS_FILE
+
+    @property
     def last_checkpoint(self) -> Path:
         """``RUN_DIR/last.pt``, the checkpoint to resume from."""
         return self.path / LAST_CHECKPOINT
@@ -119,24 +126,31 @@ class RunDirectory:
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """Return the metrics rows in order (an empty list before the first validation)."""
-        if not self.metrics_path.is_file():
-            return []
-        rows = []
-        for number, line in enumerate(self.metrics_path.read_text(encoding="utf-8").splitlines()):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise ValueError(
-                    f"{self.metrics_path}: line {number + 1} is not JSON: {err}"
-                ) from err
-        return rows
+        return _read_rows(self.metrics_path)
 
     def write_metrics(self, rows: list[Mapping[str, Any]]) -> None:
         """Replace the metrics log with ``rows`` (atomically)."""
-        text = "".join(json.dumps(_finite(dict(row))) + "\n" for row in rows)
-        write_text_atomic(self.metrics_path, text)
+        _write_rows(self.metrics_path, rows)
+
+    def read_warmup_metrics(self) -> list[dict[str, Any]]:
+        """Return the warmup rows in order (empty without warmup)."""
+        return _read_rows(self.warmup_metrics_path)
+
+    def append_warmup_metrics(self, row: Mapping[str, Any]) -> None:
+        """Add one warmup row; TensorBoard gets its scalars as ``warmup/<name>`` at its step."""
+        _write_rows(self.warmup_metrics_path, [*self.read_warmup_metrics(), row])
+        if self._writer is not None:
+            for key, value in row.items():
+                if isinstance(value, int | float) and key != "warmup_step":
+                    self._writer.add_scalar(f"warmup/{key}", value, int(row["warmup_step"]))
+            self._writer.flush()
+
+    def keep_warmup_metrics_until(self, steps: int) -> None:
+        """Drop warmup rows logged after ``steps`` warmup steps (used when resuming)."""
+        rows = self.read_warmup_metrics()
+        kept = [row for row in rows if int(row["warmup_step"]) <= steps]
+        if len(kept) != len(rows):
+            _write_rows(self.warmup_metrics_path, kept)
 
     def append_metrics(self, row: Mapping[str, Any]) -> None:
         """Add one row to the metrics log and its scalars to TensorBoard."""
@@ -176,6 +190,26 @@ class RunDirectory:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    """The JSON rows of a ``.jsonl`` log (an empty list when it does not exist)."""
+    if not path.is_file():
+        return []
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: line {number + 1} is not JSON: {err}") from err
+    return rows
+
+
+def _write_rows(path: Path, rows: list[Mapping[str, Any]]) -> None:
+    """Replace a ``.jsonl`` log with ``rows`` (atomically)."""
+    write_text_atomic(path, "".join(json.dumps(_finite(dict(row))) + "\n" for row in rows))
 
 
 def _tensorboard_tag(key: str) -> str:

@@ -18,6 +18,12 @@ generator states are stored in every checkpoint. Ctrl-C (SIGINT) finishes the cu
 recomputes that epoch's batch order, skips the batches done and continues, so on the CPU an
 interrupted-and-resumed run ends with weights identical to an uninterrupted one. A non-finite loss
 raises ``NonFiniteLossError`` naming the epoch and batch and leaves the last good ``last.pt``.
+
+Warmup (``config.warmup.steps > 0``, :mod:`mbplan.training.warmup`): VAA* steps on the model
+before the first update, one row per step in ``warmup.jsonl``; its draws come from its own
+generators, so the run's other randomness is the same with or without it. ``last.pt`` is saved
+when it ends and on Ctrl-C during it (its step count and Adam state included); resuming continues
+it bit-exactly.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from mbplan.training.config import TrainConfig
 from mbplan.training.loss import prediction_loss
 from mbplan.training.run_directory import RunDirectory
 from mbplan.training.schedules import teacher_probability
+from mbplan.training.warmup import world_model_warmup
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +174,11 @@ class Trainer:
         self.mask_generator.manual_seed(config.seed + _MASK_SEED_OFFSET)
         self.position = _Position()
         self._resumed = False
+        self.warmup = None
+        if config.warmup.steps > 0:
+            self.warmup = world_model_warmup(
+                self.model, self.train_data, config.warmup, config.seed
+            )
 
     @classmethod
     def resume(
@@ -229,6 +241,9 @@ class Trainer:
         fields = {field.name for field in dataclasses.fields(_Position)}
         self.position = _Position(**{key: payload["position"][key] for key in fields})
         self.run.keep_metrics_until(self.position.epoch)
+        if self.warmup is not None:
+            self.warmup.load_state_dict(payload["warmup"])
+            self.run.keep_warmup_metrics_until(self.warmup.steps_done)
         self._resumed = True
 
     def _checkpoint(self) -> dict[str, Any]:
@@ -242,6 +257,7 @@ class Trainer:
             "rng": {"mask": self.mask_generator.get_state(), "global": self._rng.state},
             "position": dataclasses.asdict(self.position),
             "config": self.config.to_dict(),
+            **({"warmup": self.warmup.state_dict()} if self.warmup is not None else {}),
         }
 
     def request_stop(self) -> None:
@@ -272,7 +288,7 @@ class Trainer:
         )
         try:
             with _stop_on_sigint(self.request_stop), self._rng.active():
-                interrupted = self._loop(bar)
+                interrupted = self._warm_up() or self._loop(bar)
         finally:
             bar.close()
             self.run.close()
@@ -285,6 +301,16 @@ class Trainer:
             interrupted=interrupted,
             metrics=self.run.read_metrics(),
         )
+
+    def _warm_up(self) -> bool:
+        """Run the remaining warmup steps, then save ``last.pt``; True if stopped during them."""
+        if self.warmup is None or self.warmup.done:
+            return False
+        done = self.warmup.run(
+            lambda: self._stop_requested, self.run.append_warmup_metrics, self.config.progress
+        )
+        save_checkpoint(self.run.last_checkpoint, self._checkpoint())
+        return not done
 
     def _loop(self, bar: tqdm) -> bool:
         config = self.config
@@ -377,6 +403,7 @@ class Trainer:
             position.best_epoch = position.epoch
             best = {key: value for key, value in self._checkpoint().items() if key != "optimizer"}
             best.pop("rng")
+            best.pop("warmup", None)
             save_checkpoint(self.run.best_checkpoint, best)
         save_checkpoint(self.run.last_checkpoint, self._checkpoint())
         self.run.append_metrics(row)
