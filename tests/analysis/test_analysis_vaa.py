@@ -21,14 +21,6 @@ from mbplan.models import make_world_model
 from mbplan.models.cells import BRCCell, GRUCell, LSTMCell, NBRCCell, RecurrentStack
 
 
-@pytest.fixture(autouse=True)
-def single_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def one_neuron_bistable_cell(cell_class, a_bias: float) -> BRCCell:
     """A one-neuron (n)BRC with no input and a constant gate c = 1/2.
 
