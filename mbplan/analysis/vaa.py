@@ -25,6 +25,13 @@ How the final states are produced (the official procedure):
   layer's input size is held, only that layer's cell runs ``steps`` steps from its part of the
   initial state, and VAA* is taken on its packed state: one value per layer.
 
+World models: pass ``model.core`` and states from
+:func:`~mbplan.analysis.state_sampling.world_model_prefix_states`; the held input is then drawn in
+the core's input space (``f_pre``'s features), as the definition on the core prescribes. ``f_pre``
+ends in a tanh, so real features lie in (-1, 1) while ``N(0, I)`` draws often exceed it: the
+measure probes the core's dynamics beyond the inputs it was trained on (a property of the
+definition, kept as is).
+
 Vectorised: all pairwise distances of a set come from one ``torch.cdist`` call, with
 ``compute_mode="donot_use_mm_for_euclid_dist"`` (the matrix-product shortcut loses states closer
 than about ``1e-3`` in float32, far above ``epsilon = 1e-4``). Every function is batched over
