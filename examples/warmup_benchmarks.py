@@ -165,8 +165,9 @@ def _figures(results: list[dict[str, Any]], docs: Path) -> list[str]:
         if any(_label(r)[0] == t for r in supervised)
     ]
     width = 0.8 / max(len(tasks), 1)
+    supervised_cells = (*CELL_ORDER, "gru-double")
     for offset, task in enumerate(tasks):
-        for index, cell in enumerate(CELL_ORDER):
+        for index, cell in enumerate(supervised_cells):
             for warm in (False, True):
                 values = [
                     r["final_test_mse"] for r in supervised if _label(r) == (task, cell, warm)
@@ -185,7 +186,7 @@ def _figures(results: list[dict[str, Any]], docs: Path) -> list[str]:
     handles, labels = mse_axis.get_legend_handles_labels()
     unique = dict(zip(labels, handles, strict=True))
     mse_axis.legend(unique.values(), unique.keys(), fontsize=7)
-    mse_axis.set_xticks([2 * i + 0.5 for i in range(len(CELL_ORDER))], CELL_ORDER)
+    mse_axis.set_xticks([2 * i + 0.5 for i in range(len(supervised_cells))], supervised_cells)
     mse_axis.set(ylabel="final test MSE", yscale="log", title="supervised: x no warmup, o warmup")
     tmaze = [r for r in results if "episode_optimality" in r]
     for index, cell in enumerate(CELL_ORDER):
@@ -194,16 +195,29 @@ def _figures(results: list[dict[str, Any]], docs: Path) -> list[str]:
             if not runs:
                 continue
             budget = runs[0]["config"]["episodes"]
-            values = [
-                r["episode_optimality"] if r["episode_optimality"] is not None else budget
-                for r in runs
-            ]
+            reached = [r["episode_optimality"] for r in runs if r["episode_optimality"] is not None]
+            never = len(runs) - len(reached)
             x = index * 2 + (1 if warm else 0)
-            rl_axis.bar(x, np.mean(values), color=colours[cell], alpha=0.9 if warm else 0.45)
-            rl_axis.scatter([x] * len(values), values, color="k", s=12, zorder=3)
+            mean = np.mean(reached + [budget] * never)  # a lower bound when some never reached
+            rl_axis.bar(x, mean, color=colours[cell], alpha=0.9 if warm else 0.45)
+            rl_axis.scatter([x] * len(reached), reached, color="k", s=12, zorder=3)
+            if never:
+                rl_axis.scatter(
+                    [x] * never,
+                    [budget] * never,
+                    color="r",
+                    marker="^",
+                    s=30,
+                    zorder=3,
+                    label=f"not optimal within {budget} episodes",
+                )
+    handles, labels = rl_axis.get_legend_handles_labels()
+    if handles:
+        unique = dict(zip(labels, handles, strict=True))
+        rl_axis.legend(unique.values(), unique.keys(), fontsize=7, loc="upper right")
     rl_axis.set_xticks([2 * i + 0.5 for i in range(len(CELL_ORDER))], CELL_ORDER)
     rl_axis.set(
-        ylabel="episodes to an optimal policy (budget if never)",
+        ylabel="episodes to an optimal policy (bar: mean)",
         title="T-maze L=5 (left bar: no warmup, right: warmup)",
     )
     figure.tight_layout()
@@ -252,6 +266,71 @@ def report(out: Path, docs: Path) -> None:
         docs / "warmup.json", {"runs": rows, "figures": figures, "torch": torch.__version__}
     )
     print(f"{len(rows)} runs -> {docs / 'warmup.json'}; figures {figures}")
+    print(markdown_tables(rows))
+
+
+def _mean(values: list[float]) -> str:
+    return f"{np.mean(values):.3f}" + (
+        f" ({', '.join(f'{v:.3f}' for v in values)})" if len(values) > 1 else ""
+    )
+
+
+def markdown_tables(rows: list[dict[str, Any]]) -> str:
+    """The results as markdown tables: supervised (per task) and T-maze."""
+    lines = []
+    for task in ("copy100", "denoise100", "copy300"):
+        runs = [r for r in rows if r["task"] == task]
+        if not runs:
+            continue
+        lines += [
+            f"\n{task}: final test MSE (mean over seeds; per seed) / VAA at epoch 0 -> last\n",
+            "| cell | no warmup: MSE | VAA | warmup: MSE | VAA | VAA* at the last warmup step |",
+            "|---|---|---|---|---|---|",
+        ]
+        for cell in (*CELL_ORDER, "gru-double"):
+            cells = []
+            for warm in (False, True):
+                part = [r for r in runs if r["cell"] == cell and r["warmup"] == warm]
+                if not part:
+                    cells += ["-", "-"]
+                    continue
+                cells.append(_mean([r["final_test_mse"] for r in part]))
+                cells.append(
+                    f"{np.mean([r['vaa_initial'] for r in part]):.3f} -> "
+                    f"{np.mean([r['vaa_final'] for r in part]):.3f}"
+                )
+            warm_runs = [r for r in runs if r["cell"] == cell and r["warmup"]]
+            star = [r["warmup_vaa_star_last"] for r in warm_runs if "warmup_vaa_star_last" in r]
+            if any(c != "-" for c in cells):
+                lines.append(f"| {cell} | {' | '.join(cells)} | {_mean(star) if star else '-'} |")
+    runs = [r for r in rows if "episode_optimality" in r]
+    if runs:
+        lines += [
+            "\nT-maze: episode of the first optimal greedy policy per seed (- : not within the "
+            "budget) / VAA at the start -> end\n",
+            "| cell | no warmup | VAA | warmup | VAA |",
+            "|---|---|---|---|---|",
+        ]
+        for cell in CELL_ORDER:
+            cells = []
+            for warm in (False, True):
+                part = sorted(
+                    (r for r in runs if r["cell"] == cell and r["warmup"] == warm),
+                    key=lambda r: r["seed"],
+                )
+                found = [
+                    str(r["episode_optimality"]) if r["episode_optimality"] is not None else "-"
+                    for r in part
+                ]
+                cells.append(", ".join(found) or "not run")
+                cells.append(
+                    f"{np.mean([r['vaa_start'] for r in part]):.3f} -> "
+                    f"{np.mean([r['vaa_end'] for r in part]):.3f}"
+                    if part
+                    else "-"
+                )
+            lines.append(f"| {cell} | {' | '.join(cells)} |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str]) -> int:
