@@ -340,12 +340,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--docs", type=Path, default=Path("docs/results"))
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--reverse", action="store_true", help="run the grid backwards (a second worker)"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    order = -1 if args.reverse else 1
     if args.grid == "supervised":
-        run_grid(supervised_grid(args.seeds), args.out, train_supervised)
+        run_grid(supervised_grid(args.seeds)[::order], args.out, train_supervised)
     elif args.grid == "tmaze":
-        run_grid(tmaze_grid(args.seeds), args.out, train_drqn)
+        run_grid(tmaze_grid(args.seeds)[::order], args.out, train_drqn)
     else:
         report(args.out, args.docs)
     return 0
