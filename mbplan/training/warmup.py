@@ -21,6 +21,12 @@ alone, so the state of a warmup is its step count, the weights and the Adam stat
 warmup resumes **bit-exactly** on the same device from those three (see :meth:`Warmup.state_dict`).
 
 Gate noise is off throughout (state sampling and convergence run the deterministic map).
+
+A property of VAA* worth knowing (not a bug of either implementation): when every final state of
+a set lies within ``epsilon`` of all others (VAA* = 1/n, one attractor), every ``C_ij`` is exactly
+1 and the gradient is zero, so a warmup step at a long stabilisation can do nothing; progress comes
+from the curriculum's short stabilisations, where the states have not yet collapsed. Small layers
+(a few units) can stay on this plateau for the whole warmup.
 """
 
 from __future__ import annotations
