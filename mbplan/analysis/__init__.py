@@ -6,18 +6,14 @@ over states and runs on the device of the model's parameters. Figures: :mod:`mbp
 (imported separately, it pulls in matplotlib).
 """
 
-from mbplan.analysis.state_map import StateMap, core_map, iterate, layer_maps
-
-__all__ = ["StateMap", "core_map", "iterate", "layer_maps"]
-
-from mbplan.analysis.fixed_points import (  # noqa: E402
+from mbplan.analysis.fixed_points import (
     FixedPoints,
     deduplicate,
     find_fixed_points,
     minimise_speed,
     speed,
 )
-from mbplan.analysis.jacobians import (  # noqa: E402
+from mbplan.analysis.jacobians import (
     STABILITY_LABELS,
     classify_stability,
     critical_complex_pairs,
@@ -25,35 +21,34 @@ from mbplan.analysis.jacobians import (  # noqa: E402
     jacobians,
     mobius,
 )
-
-__all__ += [
-    "FixedPoints",
-    "STABILITY_LABELS",
-    "classify_stability",
-    "critical_complex_pairs",
-    "deduplicate",
-    "eigenvalues",
-    "find_fixed_points",
-    "jacobians",
-    "minimise_speed",
-    "mobius",
-    "speed",
-]
-
-from mbplan.analysis.kick_neurons import (  # noqa: E402
+from mbplan.analysis.kick_neurons import (
     KickCandidates,
     integrating_populations,
     kick_neuron_candidates,
     switch_times,
 )
-from mbplan.analysis.projections import PCA, fit_pca  # noqa: E402
-from mbplan.analysis.residency import (  # noqa: E402
+from mbplan.analysis.projections import PCA, fit_pca
+from mbplan.analysis.residency import (
     REGIONS,
     classify_regions,
     noisy_trajectory,
     residency_times,
 )
-from mbplan.analysis.world_model import (  # noqa: E402
+from mbplan.analysis.state_map import StateMap, core_map, iterate, layer_maps, layer_slices
+from mbplan.analysis.state_sampling import (
+    core_prefix_states,
+    prefix_lengths,
+    world_model_prefix_states,
+)
+from mbplan.analysis.vaa import (
+    converge,
+    pairwise_distances,
+    vaa,
+    vaa_of_states,
+    vaa_star,
+    vaa_star_of_states,
+)
+from mbplan.analysis.world_model import (
     FactorLink,
     filtered_states,
     held_observation_map,
@@ -62,21 +57,46 @@ from mbplan.analysis.world_model import (  # noqa: E402
     world_model_map,
 )
 
-__all__ += [
-    "FactorLink",
-    "KickCandidates",
+__all__ = [
     "PCA",
     "REGIONS",
+    "STABILITY_LABELS",
+    "FactorLink",
+    "FixedPoints",
+    "KickCandidates",
+    "StateMap",
     "classify_regions",
+    "classify_stability",
+    "converge",
+    "core_map",
+    "core_prefix_states",
+    "critical_complex_pairs",
+    "deduplicate",
+    "eigenvalues",
     "filtered_states",
+    "find_fixed_points",
     "fit_pca",
     "held_observation_map",
     "integrating_populations",
+    "iterate",
+    "jacobians",
     "kick_neuron_candidates",
+    "layer_maps",
+    "layer_slices",
     "link_to_factors",
+    "minimise_speed",
+    "mobius",
     "nearest_neighbour_accuracy",
     "noisy_trajectory",
+    "pairwise_distances",
+    "prefix_lengths",
     "residency_times",
+    "speed",
     "switch_times",
+    "vaa",
+    "vaa_of_states",
+    "vaa_star",
+    "vaa_star_of_states",
     "world_model_map",
+    "world_model_prefix_states",
 ]

@@ -76,6 +76,18 @@ def layer_maps(core: RecurrentCell) -> list[RecurrentCell]:
     return [core]
 
 
+def layer_slices(core: RecurrentCell) -> list[tuple[RecurrentCell, slice]]:
+    """Each layer of :func:`layer_maps` with the slice of the packed state it owns.
+
+    ``h[..., piece]`` is that layer's state for a packed state ``h (..., core.state_size)``.
+    """
+    slices, start = [], 0
+    for cell in layer_maps(core):
+        slices.append((cell, slice(start, start + cell.state_size)))
+        start += cell.state_size
+    return slices
+
+
 def iterate(
     state_map: StateMap, h: torch.Tensor, steps: int, *, return_trajectory: bool = False
 ) -> torch.Tensor:

@@ -39,6 +39,7 @@ def _model_defaults(task: str, core: str | None) -> dict:
         values = {}
     options = CELL_OPTIONS.get(core, {}) if core else {}
     values.update({key: value for key, value in options.items() if value is not None})
+    values.setdefault("double", False)  # double layers (two half cells), for partial warmup
     return values
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from mbplan.models.cells import (
     BRCCell,
+    DoubleCell,
     ElmanCell,
     GateL0RDCell,
     GRUCell,
@@ -177,6 +178,7 @@ def make_world_model(
     k: int = 2,
     reg_lambda: float = 1e-3,
     output_scale: float = 0.1,
+    double: bool = False,
     **cell_options: Any,
 ) -> WorldModel:
     """Build a world model around the named recurrent core.
@@ -196,6 +198,8 @@ def make_world_model(
         k: first inputs that are always real and feed ``f_init``.
         reg_lambda: weight of the L0 term (no effect for cores without gates).
         output_scale: factor on ``f_post``'s output.
+        double: make every core layer a :class:`~mbplan.models.cells.DoubleCell` of two cells
+            of ``hidden_size // 2`` (the warmup paper's double layer; ``hidden_size`` even).
         **cell_options: options of the core's cell, see :data:`CELL_OPTIONS` (GateL0RD:
             ``num_layers_internal``, ``gate_type``, ``stochastic_gates``, ``gate_noise_level``,
             ``output_gate``; BRC/nBRC: ``candidate_bias``).
@@ -228,8 +232,11 @@ def make_world_model(
     factory = _cell_factory(core, options)
     cells = []
     for layer in range(num_layers):
-        cell = factory(feature_size if layer == 0 else cells[-1].output_size, hidden_size)
-        cells.append(cell)
+        input_size = feature_size if layer == 0 else cells[-1].output_size
+        if double:
+            cells.append(DoubleCell.of(factory, input_size, hidden_size))
+        else:
+            cells.append(factory(input_size, hidden_size))
     hparams = {
         "core": core,
         "obs_dim": obs_dim,
@@ -243,6 +250,7 @@ def make_world_model(
         "k": k,
         "reg_lambda": reg_lambda,
         "output_scale": output_scale,
+        "double": bool(double),
         **options,
     }
     return WorldModel(

@@ -19,6 +19,45 @@ REGIMES = ("tf", "ss")
 
 
 @dataclasses.dataclass
+class WarmupConfig:
+    """Warmup before training: gradient ascent of VAA* towards a target (``training.warmup``).
+
+    Defaults are the official code's (``shared/reference/cells.md`` Sec. B.3), except ``steps``:
+    0 keeps warmup off; the paper's runs use 100.
+    """
+
+    steps: int = 0
+    """warmup gradient steps before the first update (0: no warmup; paper: 100)"""
+    lr: float = 1e-2
+    """Adam learning rate of the warmup (a separate optimiser)"""
+    batch_size: int = 32
+    """sequences (initial states) per VAA* estimate"""
+    target: float = 0.95
+    """VAA* target of the loss MSE(VAA*_layers, target)"""
+    epsilon: float = 1e-4
+    """VAA* tolerance"""
+    stabilization_increment: int = 10
+    """curriculum: convergence steps ~ U{1 .. min(1 + step * increment, max)}"""
+    stabilization_max: int = 200
+    """curriculum cap on the convergence steps"""
+    partial: bool = True
+    """double-layer models: warm up only the first half of each layer (the paper's variant)"""
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "stabilization_increment", "stabilization_max"):
+            value = getattr(self, name)
+            minimum = 0 if name in ("steps", "stabilization_increment") else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"warmup.{name}: expected an integer >= {minimum}, got {value!r}")
+        for name in ("lr", "epsilon"):
+            value = getattr(self, name)
+            if not value > 0:
+                raise ValueError(f"warmup.{name}: expected a value > 0, got {value!r}")
+        if not 0.0 < self.target <= 1.0:
+            raise ValueError(f"warmup.target: expected a value in (0, 1], got {self.target!r}")
+
+
+@dataclasses.dataclass
 class TrainConfig:
     """Everything that defines a training run; the resolved copy is saved as ``config.json``."""
 
@@ -72,6 +111,8 @@ class TrainConfig:
     """show a tqdm bar"""
     tensorboard: bool = True
     """write TensorBoard events when tensorboard is installed"""
+    warmup: WarmupConfig = dataclasses.field(default_factory=WarmupConfig)
+    """VAA* warmup before training (off unless warmup.steps > 0)"""
 
     def __post_init__(self) -> None:
         if self.regime not in REGIMES:
@@ -97,6 +138,8 @@ class TrainConfig:
         if self.subsets is not None:
             self.subsets = tuple(self.subsets)
         self.model = dict(self.model)
+        if isinstance(self.warmup, Mapping):  # from JSON; configs saved before warmup lack it
+            self.warmup = _warmup_from_dict(self.warmup)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the configuration as a JSON-serialisable dict (tuples become lists)."""
@@ -123,6 +166,14 @@ class TrainConfig:
     def replace(self, **changes: Any) -> TrainConfig:
         """Return a copy with ``changes`` applied (validated like a new config)."""
         return dataclasses.replace(self, **changes)
+
+
+def _warmup_from_dict(values: Mapping[str, Any]) -> WarmupConfig:
+    known = {field.name for field in dataclasses.fields(WarmupConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"config: unknown warmup field(s) {unknown}; known are {sorted(known)}")
+    return WarmupConfig(**values)
 
 
 #: per-task settings of the reference (gatel0rd.md Sec. 1.4): batch = subsets x per-subset size,

@@ -5,6 +5,7 @@ Layout of ``RUN_DIR``::
     config.json      the resolved TrainConfig (written once, when the run starts)
     dataset.json     the training dataset's path and fingerprint (to refuse another dataset)
     metrics.jsonl    one JSON object per validation (epoch, losses, validation error, ...)
+    warmup.jsonl     one JSON object per warmup step (VAA* per layer), when warmup is on
     last.pt          the full checkpoint to resume from (see mbplan.training.checkpoint)
     best.pt          the model with the lowest validation error so far
     events.out.*     TensorBoard scalars (when tensorboard is installed and enabled)
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
+WARMUP_METRICS_FILE = "warmup.jsonl"
 LAST_CHECKPOINT = "last.pt"
 BEST_CHECKPOINT = "best.pt"
 DATASET_FILE = "dataset.json"
@@ -88,6 +90,11 @@ class RunDirectory:
     def metrics_path(self) -> Path:
         """``RUN_DIR/metrics.jsonl``."""
         return self.path / METRICS_FILE
+
+    @property
+    def warmup_metrics_path(self) -> Path:
+        """``RUN_DIR/warmup.jsonl``, the warmup's rows."""
+        return self.path / WARMUP_METRICS_FILE
 
     @property
     def last_checkpoint(self) -> Path:
@@ -205,24 +212,31 @@ class RunDirectory:
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """Return the metrics rows in order (an empty list before the first validation)."""
-        if not self.metrics_path.is_file():
-            return []
-        rows = []
-        for number, line in enumerate(self.metrics_path.read_text(encoding="utf-8").splitlines()):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise ValueError(
-                    f"{self.metrics_path}: line {number + 1} is not JSON: {err}"
-                ) from err
-        return rows
+        return _read_rows(self.metrics_path)
 
     def write_metrics(self, rows: list[Mapping[str, Any]]) -> None:
         """Replace the metrics log with ``rows`` (atomically)."""
-        text = "".join(json.dumps(_finite(dict(row))) + "\n" for row in rows)
-        write_text_atomic(self.metrics_path, text)
+        _write_rows(self.metrics_path, rows)
+
+    def read_warmup_metrics(self) -> list[dict[str, Any]]:
+        """Return the warmup rows in order (empty without warmup)."""
+        return _read_rows(self.warmup_metrics_path)
+
+    def append_warmup_metrics(self, row: Mapping[str, Any]) -> None:
+        """Add one warmup row; TensorBoard gets its scalars as ``warmup/<name>`` at its step."""
+        _write_rows(self.warmup_metrics_path, [*self.read_warmup_metrics(), row])
+        if self._writer is not None:
+            for key, value in row.items():
+                if isinstance(value, int | float) and key != "warmup_step":
+                    self._writer.add_scalar(f"warmup/{key}", value, int(row["warmup_step"]))
+            self._writer.flush()
+
+    def keep_warmup_metrics_until(self, steps: int) -> None:
+        """Drop warmup rows logged after ``steps`` warmup steps (used when resuming)."""
+        rows = self.read_warmup_metrics()
+        kept = [row for row in rows if int(row["warmup_step"]) <= steps]
+        if len(kept) != len(rows):
+            _write_rows(self.warmup_metrics_path, kept)
 
     def append_metrics(self, row: Mapping[str, Any]) -> None:
         """Add one row to the metrics log and its scalars to TensorBoard."""
@@ -301,11 +315,15 @@ def config_differences(
         ``"name: run has X, requested Y"`` per differing field, sorted by name; ``data`` counts as
         equal when both paths hold the same dataset (same :func:`dataset_fingerprint`).
     """
+    from mbplan.training.config import TrainConfig
+
+    # a field added after the run was saved (e.g. ``warmup``) counts as its default there
+    defaults = TrainConfig().to_dict()
     found = []
     for name in sorted(set(saved) | set(requested)):
         if name in may_differ:
             continue
-        old, new = saved.get(name), requested.get(name)
+        old, new = saved.get(name, defaults.get(name)), requested.get(name, defaults.get(name))
         if old == new:
             continue
         if name == "data" and _same_dataset(str(old), str(new)):
@@ -319,6 +337,26 @@ def _same_dataset(first: str, second: str) -> bool:
         return True
     fingerprint = _fingerprint_or_none(first)
     return fingerprint is not None and fingerprint == _fingerprint_or_none(second)
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    """The JSON rows of a ``.jsonl`` log (an empty list when it does not exist)."""
+    if not path.is_file():
+        return []
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: line {number + 1} is not JSON: {err}") from err
+    return rows
+
+
+def _write_rows(path: Path, rows: list[Mapping[str, Any]]) -> None:
+    """Replace a ``.jsonl`` log with ``rows`` (atomically)."""
+    write_text_atomic(path, "".join(json.dumps(_finite(dict(row))) + "\n" for row in rows))
 
 
 def _tensorboard_tag(key: str) -> str:

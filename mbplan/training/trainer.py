@@ -22,6 +22,12 @@ killed before that) resumes from the beginning, so no interruption leaves a run 
 continued.
 A non-finite loss raises ``NonFiniteLossError`` naming the epoch and batch and what ``last.pt``
 holds.
+
+Warmup (``config.warmup.steps > 0``, :mod:`mbplan.training.warmup`): VAA* steps on the model
+before the first update, one row per step in ``warmup.jsonl``; its draws come from its own
+generators, so the run's other randomness is the same with or without it. ``last.pt`` is saved
+when it ends and on Ctrl-C during it (its step count and Adam state included); resuming continues
+it bit-exactly.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from mbplan.training.loss import prediction_loss
 from mbplan.training.run_directory import RunDirectory
 from mbplan.training.schedules import teacher_probability
 from mbplan.training.stop_signals import stop_on_signals
+from mbplan.training.warmup import world_model_warmup
 
 logger = logging.getLogger(__name__)
 
@@ -185,6 +192,11 @@ class Trainer:
         self._resumed = resuming
         #: (epoch, batch) that last.pt holds, once written
         self._saved_at: tuple[int, int] | None = None
+        self.warmup = None
+        if config.warmup.steps > 0:
+            self.warmup = world_model_warmup(
+                self.model, self.train_data, config.warmup, config.seed
+            )
 
     @classmethod
     def resume(
@@ -259,6 +271,9 @@ class Trainer:
         self.position = _Position(**{key: payload["position"][key] for key in fields})
         self.run.keep_metrics_until(self.position.epoch)
         self._saved_at = (self.position.epoch, self.position.batch)
+        if self.warmup is not None:
+            self.warmup.load_state_dict(payload["warmup"])
+            self.run.keep_warmup_metrics_until(self.warmup.steps_done)
 
     def _checkpoint(self) -> dict[str, Any]:
         return {
@@ -271,6 +286,7 @@ class Trainer:
             "rng": {"mask": self.mask_generator.get_state(), "global": self._rng.state},
             "position": dataclasses.asdict(self.position),
             "config": self.config.to_dict(),
+            **({"warmup": self.warmup.state_dict()} if self.warmup is not None else {}),
         }
 
     def request_stop(self) -> None:
@@ -312,7 +328,7 @@ class Trainer:
                 stop_on_signals(self.request_stop, "finishing the batch, then saving last.pt"),
                 self._rng.active(),
             ):
-                interrupted = self._loop(bar)
+                interrupted = self._warm_up() or self._loop(bar)
         finally:
             bar.close()
             self.run.close()
@@ -325,6 +341,16 @@ class Trainer:
             interrupted=interrupted,
             metrics=self.run.read_metrics(),
         )
+
+    def _warm_up(self) -> bool:
+        """Run the remaining warmup steps, then save ``last.pt``; True if stopped during them."""
+        if self.warmup is None or self.warmup.done:
+            return False
+        done = self.warmup.run(
+            lambda: self._stop_requested, self.run.append_warmup_metrics, self.config.progress
+        )
+        self._save_last()
+        return not done
 
     def _loop(self, bar: tqdm) -> bool:
         config = self.config
@@ -419,6 +445,7 @@ class Trainer:
             position.best_epoch = position.epoch
             best = {key: value for key, value in self._checkpoint().items() if key != "optimizer"}
             best.pop("rng")
+            best.pop("warmup", None)
             save_checkpoint(self.run.best_checkpoint, best)
         self._save_last()
         self.run.append_metrics(row)

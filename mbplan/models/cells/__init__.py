@@ -10,6 +10,7 @@ from mbplan.models.cells.base import (
     unroll,
 )
 from mbplan.models.cells.bistable import BRCCell, NBRCCell
+from mbplan.models.cells.double import DoubleCell
 from mbplan.models.cells.gatel0rd import GateL0RDCell
 from mbplan.models.cells.gates import GATE_TYPES, heaviside_st, retanh
 from mbplan.models.cells.noise_rnn import NoiseReLUCell
@@ -19,6 +20,7 @@ __all__ = [
     "BRCCell",
     "CellSequence",
     "CellStep",
+    "DoubleCell",
     "ElmanCell",
     "GATE_TYPES",
     "GRUCell",
