@@ -133,6 +133,11 @@ def evaluate_run(
     model, payload = load_run_model(run_dir, which, device)
     root = data or config.data
     sequences = load_split(root, split, subsets or config.subsets, config.window).to(device)
+    if horizon is not None and not 1 <= horizon <= sequences.steps:
+        raise ValueError(
+            f"horizon: expected 1 to {sequences.steps} (the steps of the {split!r} sequences in "
+            f"{root}), got {horizon}"
+        )
     results = evaluate_prediction(model, sequences, horizon=horizon)
     results["run"] = {
         "run_dir": str(run.path),
