@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from mbplan.commands.options import positive_int
+from mbplan.commands.options import positive_int, smoke_caps
 
 HELP = "run iCEM MPC episodes with a trained model or the simulator; print the success rate"
 
@@ -289,6 +289,9 @@ def main(argv: list[str]) -> int:
 
     args = _parser().parse_args(argv)
     check_device(args.device)
+    capped = ("episodes", "max_steps", "population", "horizon", "iterations", "elites")
+    for name, value in smoke_caps({name: getattr(args, name) for name in capped}).items():
+        setattr(args, name, value)
     model = None
     if args.run:
         from mbplan.evaluation.report import load_run_model

@@ -45,7 +45,11 @@ def load_run_model(
 
 
 def plot_examples(
-    model: Any, data: SequenceTensors, plots_dir: str | os.PathLike[str], per_subset: int = 1
+    model: Any,
+    data: SequenceTensors,
+    plots_dir: str | os.PathLike[str],
+    per_subset: int = 1,
+    names: list[str] | None = None,
 ) -> list[Path]:
     """Write prediction and latent-state figures for the first sequences of every subset.
 
@@ -54,11 +58,19 @@ def plot_examples(
         data: evaluation sequences.
         plots_dir: folder for the PNG files.
         per_subset: sequences drawn per subset.
+        names: a name per observation dimension (``episode_drawing.observation_names``); every
+            ``"<object> x"`` / ``"<object> y"`` pair gets a plane figure (``_plane.png`` for the
+            first, ``_plane_<object>.png`` for the others, e.g. the robot of RRC).
 
     Returns:
         The files written.
     """
+    from mbplan.evaluation.episode_drawing import position_pairs
+
     plots_dir = Path(plots_dir)
+    obs_dim = int(data.observations.shape[-1])
+    names = list(names) if names is not None else [f"obs[{i}]" for i in range(obs_dim)]
+    pairs = position_pairs(names) or ([("", 0, 1)] if obs_dim >= 2 else [])
     chosen = []
     for index in torch.unique(data.subset).tolist():
         chosen += torch.nonzero(data.subset == index).flatten()[:per_subset].tolist()
@@ -78,18 +90,22 @@ def plot_examples(
                 latents.predictions[row],
                 k,
                 plots_dir / f"{stem}_dims.png",
+                dim_names=names,
                 title=title,
             )
         )
-        if examples.observations.shape[-1] >= 2:
+        for number, (thing, x, y) in enumerate(pairs):
+            suffix = "" if number == 0 else f"_{thing.replace(' ', '_')}"
             written.append(
                 plots.plot_prediction_plane(
                     examples.observations[row],
                     latents.predictions[row],
                     k,
-                    plots_dir / f"{stem}_plane.png",
+                    plots_dir / f"{stem}_plane{suffix}.png",
                     gate_open=gate_open,
-                    title=title,
+                    dims=(x, y),
+                    title=f"{title}: {thing}" if thing else title,
+                    dim_names=(names[x], names[y]),
                 )
             )
         written.append(
@@ -157,7 +173,12 @@ def evaluate_run(
     if plots_dir is not None:
         if horizon is not None:
             sequences = sequences.truncate(horizon)
-        plot_examples(model, sequences, plots_dir)
+        from mbplan.data.io import read_manifest
+        from mbplan.evaluation.episode_drawing import observation_names
+
+        env_id = read_manifest(root)["env"]["id"]
+        names = observation_names(env_id, int(sequences.observations.shape[-1]))
+        plot_examples(model, sequences, plots_dir, names=names)
         plots.plot_step_errors(
             {f"{config.core} ({config.regime})": [results["mse_per_step"]]},
             Path(plots_dir) / "step_errors.png",
