@@ -35,6 +35,7 @@ DEBUG_FLAG = "--debug"
 #: what Ctrl-C prints per command when the command did not handle it itself.
 INTERRUPTED = {
     "generate": "interrupted; run the same command again to resume",
+    "demo": "interrupted; run the same command again to continue (finished steps are reused)",
 }
 
 
@@ -85,6 +86,10 @@ def run_command(name: str, argv: list[str], *, debug: bool = False) -> int:
         return EXIT_USAGE
     try:
         return int(module.main(argv) or 0)
+    except BrokenPipeError:  # `mbplan envs | head`: the reader left; stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         if debug:
             raise
