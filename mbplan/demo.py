@@ -63,6 +63,7 @@ class DemoConfig:
             the demo decays faster to reach autoregressive training within its budget).
         episodes: MPC episodes.
         max_steps: env steps per MPC episode.
+        examples: example figures of the first this many subsets (``None``: every subset).
         progress: show progress bars.
 
     Raises:
@@ -80,6 +81,7 @@ class DemoConfig:
     ss_slope: float = 0.97
     episodes: int = 10
     max_steps: int = 100
+    examples: int | None = None
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -94,6 +96,8 @@ class DemoConfig:
                 raise ValueError(f"{name}: expected an integer >= 1, got {getattr(self, name)}")
         if self.max_steps < 2:  # the model's k = 1 warm-up step, then at least one plan
             raise ValueError(f"max_steps: expected an integer >= 2, got {self.max_steps}")
+        if self.examples is not None and self.examples < 1:
+            raise ValueError(f"examples: expected None or an integer >= 1, got {self.examples}")
         if self.regime not in REGIMES:
             raise ValueError(f"regime: expected one of {REGIMES}, got {self.regime!r}")
         if not 0.0 < self.ss_slope <= 1.0:
@@ -242,7 +246,7 @@ def run_demo(
     start = time.perf_counter()
     say(f"[3/4] evaluating autoregressive predictions; figures into {plots_dir}")
     say("      test split (with figures) ...")
-    test = evaluate_run(run_dir, split="test", plots_dir=plots_dir)
+    test = evaluate_run(run_dir, split="test", plots_dir=plots_dir, examples=config.examples)
     say("      generalisation split ...")
     general = evaluate_run(run_dir, split="generalization_test")
     timings["evaluate_s"] = time.perf_counter() - start

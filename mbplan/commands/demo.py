@@ -16,6 +16,7 @@ def main(argv: list[str]) -> int:
 
     config = tyro.cli(DemoConfig, args=argv, prog="mbplan demo", description=HELP)
     fields = ("scale", "epochs", "batch_size", "eval_every", "episodes", "max_steps", "workers")
+    fields += ("examples",)
     config = dataclasses.replace(
         config, **smoke_caps({name: getattr(config, name) for name in fields})
     )

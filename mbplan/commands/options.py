@@ -36,6 +36,7 @@ SMOKE_CAPS: dict[str, float] = {
     "iterations": 1,
     "elites": 3,
     "workers": 1,  # no worker processes to start
+    "examples": 2,  # example figures of 2 subsets
 }
 
 

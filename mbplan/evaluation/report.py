@@ -50,6 +50,7 @@ def plot_examples(
     plots_dir: str | os.PathLike[str],
     per_subset: int = 1,
     names: list[str] | None = None,
+    max_subsets: int | None = None,
 ) -> list[Path]:
     """Write prediction and latent-state figures for the first sequences of every subset.
 
@@ -58,6 +59,7 @@ def plot_examples(
         data: evaluation sequences.
         plots_dir: folder for the PNG files.
         per_subset: sequences drawn per subset.
+        max_subsets: draw only the first this many subsets (all when ``None``).
         names: a name per observation dimension (``episode_drawing.observation_names``); every
             ``"<object> x"`` / ``"<object> y"`` pair gets a plane figure (``_plane.png`` for the
             first, ``_plane_<object>.png`` for the others, e.g. the robot of RRC).
@@ -72,7 +74,7 @@ def plot_examples(
     names = list(names) if names is not None else [f"obs[{i}]" for i in range(obs_dim)]
     pairs = position_pairs(names) or ([("", 0, 1)] if obs_dim >= 2 else [])
     chosen = []
-    for index in torch.unique(data.subset).tolist():
+    for index in torch.unique(data.subset).tolist()[:max_subsets]:
         chosen += torch.nonzero(data.subset == index).flatten()[:per_subset].tolist()
     examples = data.select(torch.tensor(chosen, device=data.subset.device))
     latents = latent_trajectories(model, examples)
@@ -126,6 +128,7 @@ def evaluate_run(
     subsets: tuple[str, ...] | None = None,
     device: str = "cpu",
     output: str | os.PathLike[str] | None = None,
+    examples: int | None = None,
 ) -> dict[str, Any]:
     """Evaluate a run and write its results as JSON.
 
@@ -139,6 +142,7 @@ def evaluate_run(
         subsets: subsets to evaluate (default: those the run was trained on).
         device: torch device.
         output: JSON file (default: ``RUN_DIR/evaluation_<split>.json``).
+        examples: example figures for the first this many subsets only (all when ``None``).
 
     Returns:
         ``evaluate_prediction``'s dict plus ``run`` (run folder, core, regime, seed, checkpoint
@@ -178,7 +182,7 @@ def evaluate_run(
 
         env_id = read_manifest(root)["env"]["id"]
         names = observation_names(env_id, int(sequences.observations.shape[-1]))
-        plot_examples(model, sequences, plots_dir, names=names)
+        plot_examples(model, sequences, plots_dir, names=names, max_subsets=examples)
         plots.plot_step_errors(
             {f"{config.core} ({config.regime})": [results["mse_per_step"]]},
             Path(plots_dir) / "step_errors.png",
