@@ -81,10 +81,16 @@ def test_demo_validates_before_generating(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_generate_ctrl_c_prints_how_to_resume(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_generate_ctrl_c_prints_how_to_resume(tmp_path, capsys, monkeypatch, how):
+    import os
+    import signal
+
     import mbplan.data
 
     def interrupted(*args, **kwargs):
+        if how == "sigterm":  # a scheduler's SIGTERM takes the same clean path as Ctrl-C
+            os.kill(os.getpid(), signal.SIGTERM)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(mbplan.data, "generate", interrupted)
@@ -94,6 +100,7 @@ def test_generate_ctrl_c_prints_how_to_resume(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "interrupted; run the same command again to resume" in err
     assert "Traceback" not in err
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL or how == "ctrl-c"
 
 
 def test_version_and_help_list_the_registry(capsys, monkeypatch):
