@@ -6,15 +6,19 @@ importing torch.
 
 Errors follow one convention (:mod:`mbplan.errors`), applied here around every command: a user
 error prints ``mbplan <command>: <what> (<how to fix>)`` and exits 2; Ctrl-C or SIGTERM outside a
-command's own handling exits 130 with one line; a bug keeps its traceback. ``--debug`` anywhere on
+command's own handling exits 130 with one line (SIGTERM is treated as Ctrl-C, so that worker
+processes are stopped too); a bug keeps its traceback. ``--debug`` anywhere on
 the command line (or ``MBPLAN_DEBUG=1``) shows the traceback of user errors too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+import signal
 import sys
+from collections.abc import Iterator
 
 from mbplan.errors import EXIT_INTERRUPTED, EXIT_USAGE, describe_user_error
 
@@ -36,6 +40,7 @@ DEBUG_FLAG = "--debug"
 #: what Ctrl-C prints per command when the command did not handle it itself.
 INTERRUPTED = {
     "generate": "interrupted; run the same command again to resume",
+    "demo": "interrupted; run the same command again to continue (finished steps are reused)",
 }
 
 
@@ -66,6 +71,29 @@ def _version() -> str:
     return f"mbplan {__version__}"
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM as Ctrl-C while a command runs, so that it cleans up the same way.
+
+    Without this a scheduler's SIGTERM kills the process at once: worker processes of
+    ``generate`` are left running and nothing says how to continue. Commands that save on a
+    signal (``train``, ``compare``) install their own handlers for that part of their work.
+    """
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_command(name: str, argv: list[str], *, debug: bool = False) -> int:
     """Run subcommand ``name`` under the error convention of :mod:`mbplan.errors`.
 
@@ -85,7 +113,12 @@ def run_command(name: str, argv: list[str], *, debug: bool = False) -> int:
         print(f"mbplan: command {name!r} is not available in this version", file=sys.stderr)
         return EXIT_USAGE
     try:
-        return int(module.main(argv) or 0)
+        with _sigterm_as_interrupt():
+            return int(module.main(argv) or 0)
+    except BrokenPipeError:  # `mbplan envs | head`: the reader left; stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         if debug:
             raise

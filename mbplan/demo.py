@@ -16,6 +16,12 @@
    ``h_t - h_0`` over the episode;
 5. ``summary.json`` with every number and path.
 
+The GIF shows the first solved episode (the first episode when none is solved) and the demo says
+which. Every setting is checked before any work. The demo never deletes anything: it writes only
+into an empty (or new) folder or into one of its own earlier outputs (marked by
+``mbplan-demo.json``); a rerun with the same settings reuses the finished data and run, a rerun
+with other settings is refused (choose another ``--out``).
+
 The budget is a compromise with time: the paper trains for about 500k updates; the demo trains
 for a few hundred, so its model is much worse than the paper's, and its MPC success rate is well
 below the ground-truth planner's.
@@ -36,6 +42,8 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 ENV_ID = "mbplan/RobotRemoteControl-v0"
+#: written first into the output folder; marks it as the demo's own.
+MARKER_FILE = "mbplan-demo.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +51,7 @@ class DemoConfig:
     """Settings of ``mbplan demo`` (defaults: a run of a few minutes on 2 CPU cores).
 
     Attributes:
-        out: output folder.
+        out: output folder (new, empty, or an earlier demo output).
         seed: one seed for data, training and planning.
         scale: ``rrc-paper`` recipe scale (1.0 = the paper's 8000 episodes per file).
         workers: data generation processes.
@@ -55,7 +63,11 @@ class DemoConfig:
             the demo decays faster to reach autoregressive training within its budget).
         episodes: MPC episodes.
         max_steps: env steps per MPC episode.
+        examples: example figures of the first this many subsets (``None``: every subset).
         progress: show progress bars.
+
+    Raises:
+        ValueError: for a setting out of range, naming it (checked before any work).
     """
 
     out: str = "mbplan-demo"
@@ -69,88 +81,52 @@ class DemoConfig:
     ss_slope: float = 0.97
     episodes: int = 10
     max_steps: int = 100
+    examples: int | None = None
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        from mbplan.training.config import REGIMES
 
-def _latent_panel(relative: np.ndarray, gate_open: np.ndarray | None, size: tuple[int, int]):
-    """Draw ``h_t - h_0`` over time once; return the image and the pixel x of every step.
+        if not self.out:
+            raise ValueError("out: expected a folder, got an empty string")
+        if not 0.0 < self.scale <= 1.0:
+            raise ValueError(f"scale: expected a value in (0, 1], got {self.scale}")
+        for name in ("workers", "epochs", "batch_size", "eval_every", "episodes"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name}: expected an integer >= 1, got {getattr(self, name)}")
+        if self.max_steps < 2:  # the model's k = 1 warm-up step, then at least one plan
+            raise ValueError(f"max_steps: expected an integer >= 2, got {self.max_steps}")
+        if self.examples is not None and self.examples < 1:
+            raise ValueError(f"examples: expected None or an integer >= 1, got {self.examples}")
+        if self.regime not in REGIMES:
+            raise ValueError(f"regime: expected one of {REGIMES}, got {self.regime!r}")
+        if not 0.0 < self.ss_slope <= 1.0:
+            raise ValueError(f"ss_slope: expected a value in (0, 1], got {self.ss_slope}")
 
-    Args:
-        relative: ``(T, H)`` latent states relative to the first one.
-        gate_open: ``(T,)`` bool, steps where any gate opened (marked), or ``None``.
-        size: ``(width, height)`` in pixels.
 
-    Returns:
-        ``(PIL.Image, xs (T,), (y_top, y_bottom))`` with the pixel column of each step and the
-        vertical extent of the axes.
+def prepare_output(out: Path) -> None:
+    """Make ``out`` the demo's folder, or refuse it; nothing is ever deleted.
+
+    A missing or empty folder gets the marker file; a folder holding the marker (an earlier demo
+    output) is reused.
+
+    Raises:
+        FileExistsError: if ``out`` is a non-empty folder that is not a demo output, or a file.
     """
-    import matplotlib
+    from mbplan.data.io import write_json
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from PIL import Image
-
-    width, height = size
-    fig, ax = plt.subplots(figsize=(width / 100, height / 100), dpi=100)
-    steps = np.arange(relative.shape[0])
-    for dim in range(relative.shape[1]):
-        ax.plot(steps, relative[:, dim], lw=1.2, label=f"h{dim}")
-    if gate_open is not None and gate_open.any():
-        opened = np.flatnonzero(gate_open)
-        ax.plot(
-            opened, np.zeros_like(opened), "|", color="k", ms=8, transform=ax.get_xaxis_transform()
+    marker = out / MARKER_FILE
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"out: {out} is a file (choose a folder with --out)")
+    if out.is_dir() and any(out.iterdir()) and not marker.is_file():
+        raise FileExistsError(
+            f"out: {out} is not empty and is not an earlier 'mbplan demo' output (choose an "
+            "empty or new folder with --out; nothing was changed)"
         )
-    ax.set_xlabel("step")
-    ax.set_ylabel("h_t - h_0")
-    ax.set_title("GateL0RD latent state (ticks: a gate opened)", fontsize=9)
-    ax.set_xlim(0, max(1, relative.shape[0] - 1))
-    fig.tight_layout()
-    fig.canvas.draw()
-    image = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())
-    to_pixels = ax.transData.transform
-    xs = np.array([to_pixels((t, 0.0))[0] for t in steps])
-    bbox = ax.get_window_extent()
-    plt.close(fig)
-    return image, xs, (height - bbox.y1, height - bbox.y0)
+    if not marker.is_file():
+        from mbplan import __version__
 
-
-def write_demo_gif(
-    result: Any,
-    relative: np.ndarray,
-    gate_open: np.ndarray | None,
-    path: Path,
-    *,
-    fps: int = 8,
-) -> Path:
-    """Write the episode GIF: world frames with predicted paths, beside the latent-state panel.
-
-    Args:
-        result: a :class:`planners.EpisodeResult` with frames and predictions.
-        relative: ``(T, H)`` latent states ``h_t - h_0`` along the episode's real history.
-        gate_open: ``(T,)`` bool gate openings along that history, or ``None``.
-        path: destination ``.gif``.
-        fps: frames per second.
-
-    Returns:
-        The path written.
-    """
-    from PIL import Image, ImageDraw
-
-    from mbplan.commands.plan import episode_images, save_gif
-
-    worlds = episode_images(result, ENV_ID)
-    height = worlds[0].height
-    panel, xs, (y_top, y_bottom) = _latent_panel(relative, gate_open, (int(1.3 * height), height))
-    frames = []
-    for index, world in enumerate(worlds):
-        canvas = Image.new("RGB", (world.width + panel.width, height), "white")
-        canvas.paste(world, (0, 0))
-        overlay = panel.copy()
-        t = min(index, len(xs) - 1)
-        ImageDraw.Draw(overlay).line([(xs[t], y_top), (xs[t], y_bottom)], fill=(200, 0, 0), width=2)
-        canvas.paste(overlay, (world.width, 0))
-        frames.append(canvas)
-    return save_gif(frames, path, fps=fps)
+        write_json(marker, {"written_by": "mbplan demo", "mbplan_version": __version__})
 
 
 def _episode_latents(model: Any, result: Any) -> tuple[np.ndarray, np.ndarray | None]:
@@ -168,44 +144,42 @@ def _episode_latents(model: Any, result: Any) -> tuple[np.ndarray, np.ndarray | 
     return relative, gate_open
 
 
-def run_demo(
-    config: DemoConfig | None = None, say: Callable[[str], None] = print
-) -> dict[str, Any]:
-    """Run the whole pipeline and write its outputs (see the module docstring).
+def shown_episode(results: list[Any]) -> int:
+    """Index of the episode the GIF shows: the first solved one, else the first."""
+    return next((i for i, r in enumerate(results) if r.success), 0)
+
+
+def write_demo_gif(model: Any, results: list[Any], index: int, path: Path, *, fps: int = 8) -> Path:
+    """Write episode ``index`` as the demo GIF: annotated world frames beside the latent state.
 
     Args:
-        config: demo settings (defaults when ``None``).
-        say: where progress lines go.
+        model: the trained world model (its latent state is filtered along the episode).
+        results: the MPC episodes (with recorded predictions).
+        index: which episode to show.
+        path: destination ``.gif``.
+        fps: frames per second.
 
     Returns:
-        The summary that is also written to ``<out>/summary.json``.
+        The path written.
     """
+    from mbplan.evaluation.episode_drawing import demo_images, episode_images, save_gif
+
+    result = results[index]
+    relative, gate_open = _episode_latents(model, result)
+    title = f"episode {index} of {len(results)} (seed {result.seed})"
+    worlds = episode_images(result, ENV_ID, title=title)
+    panel_title = "GateL0RD latent state (ticks: a gate opened)"
+    return save_gif(demo_images(worlds, relative, gate_open, panel_title), path, fps=fps)
+
+
+def _train(config: DemoConfig, data_dir: Path, run_dir: Path) -> Any:
+    """Train the demo's model, or reuse/resume the one an earlier demo run left in ``run_dir``."""
     import torch
 
-    from mbplan.commands.plan import plan_episodes
-    from mbplan.data import generate, make_recipe
-    from mbplan.data.io import write_json
-    from mbplan.evaluation.report import evaluate_run, load_run_model
     from mbplan.training.config import preset_config
+    from mbplan.training.sweep import check_run, run_status
     from mbplan.training.trainer import Trainer
 
-    config = config or DemoConfig()
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    data_dir, run_dir, plots_dir = out / "data", out / "run", out / "plots"
-    timings: dict[str, float] = {}
-
-    start = time.perf_counter()
-    say(f"[1/4] generating the rrc-paper dataset at scale {config.scale} into {data_dir}")
-    spec = make_recipe("rrc-paper", scale=config.scale, seed=config.seed)
-    report = generate(
-        spec, data_dir, workers=config.workers, progress=config.progress, overwrite=True
-    )
-    acceptance = {s.label: s.acceptance_rate for s in report.subsets}
-    timings["generate_s"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    say(f"[2/4] training GateL0RD ({config.regime}, {config.epochs} epochs) into {run_dir}")
     train_config = preset_config(
         "rrc",
         core="gatel0rd",
@@ -220,18 +194,60 @@ def run_demo(
         progress=config.progress,
         tensorboard=False,
     )
-    if run_dir.exists():
-        import shutil
-
-        shutil.rmtree(run_dir)
+    check_run(train_config)  # a run with other settings is refused, never deleted
     with torch.random.fork_rng():
-        result = Trainer(train_config).fit()
+        if run_status(train_config) == "new":
+            return Trainer(train_config).fit()
+        return Trainer.resume(run_dir, epochs=config.epochs, progress=config.progress).fit()
+
+
+def run_demo(
+    config: DemoConfig | None = None, say: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """Run the whole pipeline and write its outputs (see the module docstring).
+
+    Args:
+        config: demo settings (defaults when ``None``).
+        say: where progress lines go.
+
+    Returns:
+        The summary that is also written to ``<out>/summary.json``.
+
+    Raises:
+        FileExistsError: if ``config.out`` is a non-empty folder that is not a demo output.
+        ValueError: if ``out`` holds a demo with other settings (another dataset or run).
+    """
+    from mbplan.commands.plan import plan_episodes
+    from mbplan.data import generate, make_recipe
+    from mbplan.data.io import write_json
+    from mbplan.evaluation.report import evaluate_run, load_run_model
+
+    config = config or DemoConfig()
+    out = Path(config.out)
+    prepare_output(out)
+    data_dir, run_dir, plots_dir = out / "data", out / "run", out / "plots"
+    timings: dict[str, float] = {}
+
+    start = time.perf_counter()
+    say(f"[1/4] generating the rrc-paper dataset at scale {config.scale} into {data_dir}")
+    spec = make_recipe("rrc-paper", scale=config.scale, seed=config.seed)
+    report = generate(spec, data_dir, workers=config.workers, progress=config.progress)
+    acceptance = {s.label: s.acceptance_rate for s in report.subsets}
+    timings["generate_s"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    say(f"[2/4] training GateL0RD ({config.regime}, {config.epochs} epochs) into {run_dir}")
+    result = _train(config, data_dir, run_dir)
+    if result.interrupted:
+        raise KeyboardInterrupt
     timings["train_s"] = time.perf_counter() - start
     epoch_seconds = timings["train_s"] / max(1, result.epochs_done)
 
     start = time.perf_counter()
     say(f"[3/4] evaluating autoregressive predictions; figures into {plots_dir}")
-    test = evaluate_run(run_dir, split="test", plots_dir=plots_dir)
+    say("      test split (with figures) ...")
+    test = evaluate_run(run_dir, split="test", plots_dir=plots_dir, examples=config.examples)
+    say("      generalisation split ...")
     general = evaluate_run(run_dir, split="generalization_test")
     timings["evaluate_s"] = time.perf_counter() - start
 
@@ -244,15 +260,20 @@ def run_demo(
         episodes=config.episodes,
         seed=config.seed,
         max_steps=config.max_steps,
-        render_first=True,
         record=True,
+        progress=config.progress,
     )
     say(f"      and, for reference, the same {config.episodes} episodes planned with the simulator")
     reference = plan_episodes(
-        ENV_ID, None, episodes=config.episodes, seed=config.seed, max_steps=config.max_steps
+        ENV_ID,
+        None,
+        episodes=config.episodes,
+        seed=config.seed,
+        max_steps=config.max_steps,
+        progress=config.progress,
     )
-    relative, gate_open = _episode_latents(model, episodes[0])
-    gif = write_demo_gif(episodes[0], relative, gate_open, out / "episode.gif")
+    shown = shown_episode(episodes)
+    gif = write_demo_gif(model, episodes, shown, out / "episode.gif")
     timings["plan_s"] = time.perf_counter() - start
 
     successes = int(sum(r.success for r in episodes))
@@ -289,6 +310,7 @@ def run_demo(
             ],
             "ground_truth_successes": reference_successes,
             "ground_truth_success_rate": reference_successes / len(reference),
+            "gif_episode": shown,
         },
         "timings_s": timings,
         "outputs": {
@@ -307,7 +329,9 @@ def run_demo(
         f"MPC success rate with the learned model: {successes}/{len(episodes)} "
         f"(with the simulator as the model: {reference_successes}/{len(reference)})"
     )
-    say(f"episode GIF:   {gif}")
+    which = episodes[shown]
+    what = f"solved at step {which.success_step}" if which.success else "not solved; none was"
+    say(f"episode GIF:   {gif} (episode {shown}, seed {which.seed}: {what})")
     say(f"plots:         {plots_dir}/")
     say(f"summary:       {out / 'summary.json'}")
     say(f"run (resume, evaluate, plan with it): {run_dir}")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -258,6 +258,7 @@ def run_mpc(
     record_states: bool = False,
     render: bool = False,
     rollout_kwargs: Mapping[str, Any] | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> list[EpisodeResult]:
     """Run one MPC episode in each env, all planned together.
 
@@ -276,6 +277,7 @@ def run_mpc(
         record_states: keep the filtered model state at every planning step.
         render: keep a frame after the reset and after every step.
         rollout_kwargs: extra keyword arguments of ``model.rollout`` in the objective.
+        on_step: called with the env step count after every control step (progress bars).
 
     Returns:
         ``B`` :class:`EpisodeResult`, in the order of ``envs``.
@@ -369,4 +371,6 @@ def run_mpc(
         planner.shift()
         steps += 1
         logger.debug("MPC step %d: %d of %d envs active", steps, len(active), batch)
+        if on_step is not None:
+            on_step(steps)
     return [r.result(warmup, action_dim, plan_seconds) for r in recorders]

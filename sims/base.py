@@ -84,6 +84,8 @@ class PymunkEnv(gym.Env[np.ndarray, np.ndarray]):
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 10}
     flag_names: ClassVar[tuple[str, ...]] = ()
+    #: a name per observation dimension ("agent x", ...), for figures; empty: "obs[i]"
+    observation_names: ClassVar[tuple[str, ...]] = ()
     option_names: ClassVar[tuple[str, ...]] = ()
     latent_names: ClassVar[tuple[str, ...]] = ()
     dt: ClassVar[float] = 0.01

@@ -99,6 +99,7 @@ class BilliardBallEnv(PymunkEnv):
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 20}
     flag_names: ClassVar[tuple[str, ...]] = ("pocketed",)
+    observation_names: ClassVar[tuple[str, ...]] = ("ball x", "ball y")
     latent_names: ClassVar[tuple[str, ...]] = ("pocketed", "pocket_step")
     dt: ClassVar[float] = 0.01
     substeps: ClassVar[int] = 5

@@ -76,6 +76,9 @@ class BouncingBallsEnv(PymunkEnv):
     substeps: ClassVar[int] = 5
     world_bounds: ClassVar[tuple[float, float, float, float]] = (-0.05, 1.05, -0.05, 1.05)
     render_width: ClassVar[int] = 320
+    observation_names: ClassVar[tuple[str, ...]] = tuple(
+        f"ball {i} {axis}" for i in range(MAX_BALLS) for axis in "xy"
+    )
 
     def __init__(self, num_balls: int = 4, render_mode: str | None = None) -> None:
         if isinstance(num_balls, bool) or not isinstance(num_balls, (int, np.integer)):

@@ -94,6 +94,7 @@ class RobotRemoteControlEnv(AgentWorldEnv):
     """
 
     flag_names: ClassVar[tuple[str, ...]] = ("robot_controlled",)
+    observation_names: ClassVar[tuple[str, ...]] = ("agent x", "agent y", "robot x", "robot y")
     latent_names: ClassVar[tuple[str, ...]] = ("robot_controlled",)
 
     def __init__(

@@ -144,6 +144,15 @@ class ShepherdEnv(AgentWorldEnv):
     """
 
     flag_names: ClassVar[tuple[str, ...]] = ("gate_open", "cage_carried", "sheep_caught")
+    observation_names: ClassVar[tuple[str, ...]] = (
+        "agent x",
+        "agent y",
+        "cage x",
+        "cage y",
+        "sheep x",
+        "sheep y",
+        "stable height",
+    )
     option_names: ClassVar[tuple[str, ...]] = ("start", "generalize")
     latent_names: ClassVar[tuple[str, ...]] = (
         "gate_open",

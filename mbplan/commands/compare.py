@@ -20,7 +20,7 @@ import logging
 import shlex
 import sys
 
-from mbplan.commands.options import positive_int
+from mbplan.commands.options import positive_int, smoke_caps
 from mbplan.errors import EXIT_INTERRUPTED, UserError
 
 HELP = "train several cores/regimes over seeds and write one comparison table and figure"
@@ -65,6 +65,7 @@ def main(argv: list[str]) -> int:
     from mbplan.training.sweep import check_grid, grid_configs, run_status, train_all
 
     args, rest = _parser().parse_known_args(argv)
+    args.workers = smoke_caps({"workers": args.workers}).get("workers", args.workers)
     base = parse_config(rest, "mbplan compare", "Training options shared by all runs.")
     configs = grid_configs(base, args.cores, args.regimes, args.seeds, args.out)
     if not args.no_train:

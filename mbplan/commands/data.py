@@ -79,7 +79,9 @@ def describe(root: Path, verify: bool = True) -> str:
             f"{sub['label']:<30} {count:>9} {attempts:>9} {rate:>8}  {_split_sizes(sub['split'])}"
         )
     stats = array_statistics(root, manifest, verify=verify)
-    obs_names = [f"obs[{k}]" for k in range(manifest["obs_dim"])]
+    from mbplan.evaluation.episode_drawing import observation_names
+
+    obs_names = observation_names(manifest["env"]["id"], manifest["obs_dim"])
     act_names = [f"action[{k}]" for k in range(manifest["action_dim"])]
     lines.append("")
     lines.append("value ranges (all written episodes)")

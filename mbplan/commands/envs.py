@@ -20,8 +20,8 @@ def describe_envs() -> list[dict[str, Any]]:
 
     Returns:
         One dict per id, sorted by id: ``id``, ``entry_point``, ``observation_space``,
-        ``action_space`` (their reprs), ``obs_dim``, ``action_dim``, ``max_episode_steps`` and
-        ``flag_names``.
+        ``action_space`` (their reprs), ``obs_dim``, ``action_dim``, ``max_episode_steps``,
+        ``flag_names`` and ``observation_names``.
     """
     import gymnasium as gym
 
@@ -42,6 +42,7 @@ def describe_envs() -> list[dict[str, Any]]:
                     "action_dim": int(env.action_space.shape[0]),
                     "max_episode_steps": spec.max_episode_steps,
                     "flag_names": list(getattr(env.unwrapped, "flag_names", ())),
+                    "observation_names": list(getattr(env.unwrapped, "observation_names", ())),
                 }
             )
         finally:
@@ -69,6 +70,8 @@ def main(argv: list[str]) -> int:
         flags = ", ".join(row["flag_names"]) or "-"
         print(row["id"])
         print(f"  observation: {row['observation_space']}")
+        if row["observation_names"]:
+            print(f"               {', '.join(row['observation_names'])}")
         print(f"  action:      {row['action_space']}")
         print(f"  max steps:   {row['max_episode_steps']}")
         print(f"  info flags:  {flags}")

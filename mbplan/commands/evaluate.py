@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from mbplan.commands.options import positive_int
+from mbplan.commands.options import positive_int, smoke_caps
 
 HELP = "evaluate a trained run: N-step prediction error, gate statistics, plots"
 
@@ -33,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument("--json", metavar="PATH", help="results file (default: in the run folder)")
     parser.add_argument("--full", action="store_true", help="print the whole results JSON")
+    parser.add_argument(
+        "--examples", type=positive_int, help="example figures of the first N subsets only (all)"
+    )
     return parser
 
 
@@ -43,6 +46,7 @@ def main(argv: list[str]) -> int:
 
     args = _parser().parse_args(argv)
     check_device(args.device)
+    args.examples = smoke_caps({"examples": args.examples}).get("examples", args.examples)
     results = evaluate_run(
         args.run_dir,
         data=args.data,
@@ -53,6 +57,7 @@ def main(argv: list[str]) -> int:
         subsets=tuple(args.subsets) if args.subsets else None,
         device=args.device,
         output=args.json,
+        examples=args.examples,
     )
     if args.full:
         print(json.dumps(results, indent=2))

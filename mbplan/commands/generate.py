@@ -74,7 +74,14 @@ def main(argv: list[str]) -> int:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
+    from mbplan.commands.options import smoke_caps
     from mbplan.data import generate, generic_spec, make_recipe
+
+    for name, value in smoke_caps(
+        {"scale": args.scale, "episodes": args.episodes, "workers": args.workers}
+    ).items():
+        if name != "episodes" or args.episodes is not None:
+            setattr(args, name, value)
 
     try:
         if args.recipe is not None:

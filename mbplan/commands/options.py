@@ -18,3 +18,54 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
     return value
+
+
+#: environment variable that caps every budget for smoke tests (the README test sets it).
+SMOKE_ENV = "MBPLAN_SMOKE"
+#: the caps under ``MBPLAN_SMOKE=1``: option -> largest value used.
+SMOKE_CAPS: dict[str, float] = {
+    "scale": 0.005,
+    "epochs": 2,
+    "batches_per_epoch": 2,
+    "eval_every": 1,
+    "batch_size": 16,
+    "episodes": 2,
+    "max_steps": 6,
+    "population": 8,
+    "horizon": 5,
+    "iterations": 1,
+    "elites": 3,
+    "workers": 1,  # no worker processes to start
+    "examples": 2,  # example figures of 2 subsets
+}
+
+
+def smoke_test() -> bool:
+    """Whether ``MBPLAN_SMOKE`` asks for smoke-test budgets (any value but empty or ``0``)."""
+    import os
+
+    return os.environ.get(SMOKE_ENV, "") not in ("", "0")
+
+
+def smoke_caps(values: dict[str, object]) -> dict[str, object]:
+    """The entries of ``values`` that ``MBPLAN_SMOKE`` lowers, with their capped values.
+
+    Args:
+        values: option name -> the value asked for (``None``: the default, which is capped too).
+
+    Returns:
+        ``{}`` when ``MBPLAN_SMOKE`` is unset; else the options of :data:`SMOKE_CAPS` whose value
+        is missing or above the cap, mapped to the cap (a warning line says so once).
+    """
+    if not smoke_test():
+        return {}
+    changed: dict[str, object] = {}
+    for name, value in values.items():
+        cap = SMOKE_CAPS.get(name)
+        if cap is not None and (value is None or value > cap):  # type: ignore[operator]
+            changed[name] = type(value)(cap) if value is not None else cap
+    if changed:
+        import logging
+
+        logging.getLogger("mbplan").warning("%s is set: budgets capped to %s", SMOKE_ENV, changed)
+    return changed

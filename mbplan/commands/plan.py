@@ -14,14 +14,13 @@ replaced where a task needs more by its task defaults (:mod:`planners.tasks`: Sh
 horizon 60, starts on the right as in the paper's planning wrapper, and warms up holding the
 cage). The success rate leaves out episodes already solved at reset and says how many there were.
 
-:func:`plan_episodes`, :func:`episode_images` and :func:`save_gif` are the library side of this
-command (used by ``mbplan demo``).
+:func:`plan_episodes` is the library side of this command (used by ``mbplan demo``); the GIF is
+drawn by :mod:`mbplan.evaluation.episode_drawing`.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import logging
 from collections.abc import Sequence
@@ -30,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from mbplan.commands.options import positive_int
+from mbplan.commands.options import positive_int, smoke_caps
 
 HELP = "run iCEM MPC episodes with a trained model or the simulator; print the success rate"
 
@@ -48,26 +47,6 @@ PLANNER_OPTIONS = (
 )
 
 logger = logging.getLogger(__name__)
-
-
-#: colours of the predicted paths drawn into GIFs: agent, then the controlled object.
-MARKER_COLORS = ((40, 170, 220), (220, 30, 120))
-
-
-def _predicted_markers(env_id: str) -> list[tuple[slice, Any]]:
-    """Observation slices drawn as predicted paths in GIFs (agent first), with obs -> world maps."""
-    from sims.normalization import PositionNormalization
-
-    if env_id == "mbplan/RobotRemoteControl-v0":
-        from sims.remote_control import ROBOT_NORMALIZATION
-
-        identity = PositionNormalization(offset=(0.0, 0.0), scale=(1.0, 1.0))
-        return [(slice(0, 2), identity), (slice(2, 4), ROBOT_NORMALIZATION)]
-    if env_id == "mbplan/Shepherd-v0":
-        from sims.shepherd import FIELD_NORMALIZATION, OBS_AGENT, OBS_CAGE
-
-        return [(OBS_AGENT, FIELD_NORMALIZATION), (OBS_CAGE, FIELD_NORMALIZATION)]
-    return []
 
 
 def make_planner(
@@ -123,6 +102,7 @@ def plan_episodes(
     device: str = "cpu",
     reset_options: dict[str, Any] | None = None,
     render_first: bool = False,
+    progress: bool = False,
     record: bool = False,
 ) -> list[Any]:
     """Run MPC episodes in batches and return their :class:`planners.EpisodeResult`.
@@ -141,6 +121,7 @@ def plan_episodes(
         device: torch device of the planner (and of the model, which must already be there).
         reset_options: ``reset`` options; the task's when ``None``.
         render_first: render frames of the first episode.
+        progress: show a progress bar over the control steps of every batch.
         record: keep the predictions and model states of every episode.
 
     Returns:
@@ -179,8 +160,18 @@ def plan_episodes(
     mpc_planner = make_planner(
         planner, low, high, seed=seed, device=device, **planning.planner_options(planner_options)
     )
+    from tqdm.auto import tqdm
+
+    batches = -(-episodes // batch_size)
+    bar = tqdm(
+        total=batches * max_steps,
+        desc=f"MPC {episodes} episodes" + (" (simulator)" if model is None else ""),
+        unit="step",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     results = []
-    for start in range(0, episodes, batch_size):
+    for number, start in enumerate(range(0, episodes, batch_size)):
         seeds = list(range(seed + start, seed + min(start + batch_size, episodes)))
         render = render_first and start == 0
         envs = [
@@ -206,12 +197,15 @@ def plan_episodes(
             record_predictions=record or render,
             record_states=record,
             render=render,
+            on_step=lambda steps, n=number: bar.update(n * max_steps + steps - bar.n),
         )
+        bar.update((number + 1) * max_steps - bar.n)
         for b, result in enumerate(batch):
             if b > 0 or not render:
                 result.frames = None
         results.extend(batch)
         logger.info("episodes %d-%d: %d solved", seeds[0], seeds[-1], sum(r.success for r in batch))
+    bar.close()
     return results
 
 
@@ -223,86 +217,35 @@ def episode_outcome(result: Any) -> str:
     return f"{outcome} in {result.steps} steps"
 
 
-def episode_images(result: Any, env_id: str, *, radius: int = 2) -> list[Any]:
-    """Return an episode's frames as images, with the predicted path of each plan drawn on them.
-
-    Args:
-        result: an :class:`planners.EpisodeResult` with ``frames`` (and ``predictions`` to draw).
-        env_id: the env id (for the obs -> world maps of the drawn positions).
-        radius: dot radius in pixels of the predicted positions.
-
-    Returns:
-        One ``PIL.Image`` per frame.
-
-    Raises:
-        ValueError: if the result has no frames.
-    """
-    import gymnasium as gym
-    from PIL import Image, ImageDraw
-
-    if not result.frames:
-        raise ValueError("result: has no frames; run the episode with rendering on")
-    bounds = gym.make(env_id).unwrapped.world_bounds
-    markers = _predicted_markers(env_id)
-    images = []
-    for index, frame in enumerate(result.frames):
-        image = Image.fromarray(np.asarray(frame, dtype=np.uint8))
-        plan = index - result.warmup_steps
-        if result.predictions is not None and 0 <= plan < len(result.predictions):
-            draw = ImageDraw.Draw(image)
-            height, width = frame.shape[:2]
-            x_min, x_max, y_min, y_max = bounds
-            for (part, normalization), color in zip(markers, MARKER_COLORS, strict=False):
-                world = normalization.obs_to_world(result.predictions[plan][:, part])
-                for x, y in world:
-                    px = (x - x_min) / (x_max - x_min) * width
-                    py = (y_max - y) / (y_max - y_min) * height
-                    draw.ellipse((px - radius, py - radius, px + radius, py + radius), fill=color)
-        images.append(image)
-    return images
-
-
-def save_gif(images: Sequence[Any], path: str | Path, *, fps: int = 10) -> Path:
-    """Write ``PIL`` images as a looping GIF, atomically.
-
-    Args:
-        images: the frames, all of one size.
-        path: destination ``.gif``.
-        fps: frames per second.
-
-    Returns:
-        The path written.
-    """
-    from mbplan.data.io import atomic_write_bytes
-
-    buffer = io.BytesIO()
-    duration = max(1, round(1000 / fps))
-    images[0].save(
-        buffer, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0
-    )
-    atomic_write_bytes(path, buffer.getvalue())
-    return Path(path)
-
-
 def write_episode_gif(
-    result: Any, env_id: str, path: str | Path, *, fps: int = 10, radius: int = 2
+    result: Any,
+    env_id: str,
+    path: str | Path,
+    *,
+    fps: int = 10,
+    reset_options: dict[str, Any] | None = None,
+    title: str = "",
 ) -> Path:
-    """Write an episode's frames as a GIF, with the predicted path of each plan drawn on it.
+    """Write an episode as an annotated GIF (see :func:`episode_drawing.episode_images`).
 
     Args:
-        result: an :class:`planners.EpisodeResult` with ``frames`` (and ``predictions`` to draw).
-        env_id: the env id (for the obs -> world maps of the drawn positions).
+        result: an :class:`planners.EpisodeResult` (replayed when it holds no frames).
+        env_id: the env id.
         path: destination ``.gif``; written atomically.
         fps: frames per second.
-        radius: dot radius in pixels of the predicted positions.
+        reset_options: ``reset`` options of the episode (the task's when ``None``).
+        title: header text, e.g. ``"episode 3"``.
 
     Returns:
         The path written.
-
-    Raises:
-        ValueError: if the result has no frames.
     """
-    return save_gif(episode_images(result, env_id, radius=radius), path, fps=fps)
+    from mbplan.evaluation.episode_drawing import episode_images, save_gif
+    from planners.tasks import planning_task
+
+    if reset_options is None:
+        reset_options = dict(planning_task(env_id).reset_options)
+    images = episode_images(result, env_id, reset_options=reset_options, title=title)
+    return save_gif(images, path, fps=fps)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -340,6 +283,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cpu", help="torch device (cpu)")
     parser.add_argument("--gif", metavar="OUT", help="write the first episode as a GIF")
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
 
 
@@ -372,6 +316,9 @@ def main(argv: list[str]) -> int:
 
     args = _parser().parse_args(argv)
     check_device(args.device)
+    capped = ("episodes", "max_steps", "population", "horizon", "iterations", "elites")
+    for name, value in smoke_caps({name: getattr(args, name) for name in capped}).items():
+        setattr(args, name, value)
     model = None
     if args.run:
         from mbplan.evaluation.report import load_run_model
@@ -387,7 +334,8 @@ def main(argv: list[str]) -> int:
         planner_options={k: getattr(args, k) for k in PLANNER_OPTIONS},
         batch_size=args.batch,
         device=args.device,
-        render_first=bool(args.gif),
+        record=bool(args.gif),  # the GIF replays the episode; no live frames
+        progress=not args.no_progress,
     )
     from planners.tasks import summarize_success
 
@@ -400,7 +348,10 @@ def main(argv: list[str]) -> int:
         + (f"; {1000 * plan_ms:.1f} ms per planning step" if plan_ms is not None else "")
     )
     if args.gif:
-        print(f"GIF: {write_episode_gif(results[0], args.env, args.gif)}")
+        path = write_episode_gif(
+            results[0], args.env, args.gif, title=f"episode 0 (seed {args.seed})"
+        )
+        print(f"GIF of episode 0: {path}")
     if args.json:
         from mbplan.training.run_directory import write_json_atomic
 

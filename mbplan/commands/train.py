@@ -20,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from mbplan.commands.options import smoke_caps
 from mbplan.errors import EXIT_INTERRUPTED, UserError
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ def parse_config(argv: Sequence[str], prog: str, description: str) -> TrainConfi
     # the core's cell options become options only when --core names it (compare trains many)
     model = _model_defaults(known.task or default.task, known.core)
     default = default.replace(model={**model, **default.model})
-    return tyro.cli(
+    config = tyro.cli(
         type(default),
         args=rest,
         default=default,
@@ -78,6 +79,8 @@ def parse_config(argv: Sequence[str], prog: str, description: str) -> TrainConfi
         f"defaults (now: {known.preset}). Cores (--core): {', '.join(CORES)}.",
         config=(tyro.conf.FlagConversionOff,),
     )
+    fields = ("epochs", "batches_per_epoch", "eval_every", "batch_size")
+    return config.replace(**smoke_caps({name: getattr(config, name) for name in fields}))
 
 
 def _resume_arguments(argv: Sequence[str]) -> argparse.Namespace:
@@ -106,6 +109,8 @@ def main(argv: list[str]) -> int:
         }
         if args.no_progress:
             overrides["progress"] = False
+        if "epochs" in overrides:
+            overrides.update(smoke_caps({"epochs": overrides["epochs"]}))
         trainer = Trainer.resume(args.resume, **overrides)
         print(
             f"resuming {args.resume} at epoch {trainer.position.epoch}, "

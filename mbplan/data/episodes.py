@@ -306,7 +306,14 @@ _WORKER_RUNNER: EpisodeRunner | None = None
 
 
 def init_worker(env_id: str, env_kwargs: Mapping[str, Any], steps: int) -> None:
-    """Process-pool initializer: build this worker's :class:`EpisodeRunner`."""
+    """Process-pool initializer: build this worker's :class:`EpisodeRunner`.
+
+    Workers ignore Ctrl-C (SIGINT reaches the whole process group): the parent stops the pool
+    and reports the interruption once, instead of every worker printing a traceback.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _WORKER_RUNNER
     _WORKER_RUNNER = EpisodeRunner(env_id, env_kwargs, steps)
 

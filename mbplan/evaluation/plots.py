@@ -96,6 +96,7 @@ def plot_prediction_plane(
     gate_open: object | None = None,
     dims: tuple[int, int] = (0, 1),
     title: str = "",
+    dim_names: tuple[str, str] | None = None,
 ) -> Path:
     """Plot a trajectory in the plane as the paper's Fig. 7a.
 
@@ -110,6 +111,7 @@ def plot_prediction_plane(
         gate_open: ``(T,)`` bool, True where a gate opened at input ``t`` (optional).
         dims: the two observation dimensions drawn as x and y.
         title: figure title.
+        dim_names: axis labels of the two dimensions (default ``dim i``).
     """
     true = _as_array(observations, "observations", 2)[:, list(dims)]
     pred = _as_array(predictions, "predictions", 2)[:, list(dims)]
@@ -133,8 +135,9 @@ def plot_prediction_plane(
             zorder=1.5,
         )
     ax.set_aspect("equal", adjustable="datalim")
-    ax.set_xlabel(f"dim {dims[0]}")
-    ax.set_ylabel(f"dim {dims[1]}")
+    x_label, y_label = dim_names or (f"dim {dims[0]}", f"dim {dims[1]}")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
     ax.legend(loc="best", fontsize="small")
     if title:
         ax.set_title(title)

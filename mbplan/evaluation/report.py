@@ -45,7 +45,12 @@ def load_run_model(
 
 
 def plot_examples(
-    model: Any, data: SequenceTensors, plots_dir: str | os.PathLike[str], per_subset: int = 1
+    model: Any,
+    data: SequenceTensors,
+    plots_dir: str | os.PathLike[str],
+    per_subset: int = 1,
+    names: list[str] | None = None,
+    max_subsets: int | None = None,
 ) -> list[Path]:
     """Write prediction and latent-state figures for the first sequences of every subset.
 
@@ -54,13 +59,22 @@ def plot_examples(
         data: evaluation sequences.
         plots_dir: folder for the PNG files.
         per_subset: sequences drawn per subset.
+        max_subsets: draw only the first this many subsets (all when ``None``).
+        names: a name per observation dimension (``episode_drawing.observation_names``); every
+            ``"<object> x"`` / ``"<object> y"`` pair gets a plane figure (``_plane.png`` for the
+            first, ``_plane_<object>.png`` for the others, e.g. the robot of RRC).
 
     Returns:
         The files written.
     """
+    from mbplan.evaluation.episode_drawing import position_pairs
+
     plots_dir = Path(plots_dir)
+    obs_dim = int(data.observations.shape[-1])
+    names = list(names) if names is not None else [f"obs[{i}]" for i in range(obs_dim)]
+    pairs = position_pairs(names) or ([("", 0, 1)] if obs_dim >= 2 else [])
     chosen = []
-    for index in torch.unique(data.subset).tolist():
+    for index in torch.unique(data.subset).tolist()[:max_subsets]:
         chosen += torch.nonzero(data.subset == index).flatten()[:per_subset].tolist()
     examples = data.select(torch.tensor(chosen, device=data.subset.device))
     latents = latent_trajectories(model, examples)
@@ -78,18 +92,22 @@ def plot_examples(
                 latents.predictions[row],
                 k,
                 plots_dir / f"{stem}_dims.png",
+                dim_names=names,
                 title=title,
             )
         )
-        if examples.observations.shape[-1] >= 2:
+        for number, (thing, x, y) in enumerate(pairs):
+            suffix = "" if number == 0 else f"_{thing.replace(' ', '_')}"
             written.append(
                 plots.plot_prediction_plane(
                     examples.observations[row],
                     latents.predictions[row],
                     k,
-                    plots_dir / f"{stem}_plane.png",
+                    plots_dir / f"{stem}_plane{suffix}.png",
                     gate_open=gate_open,
-                    title=title,
+                    dims=(x, y),
+                    title=f"{title}: {thing}" if thing else title,
+                    dim_names=(names[x], names[y]),
                 )
             )
         written.append(
@@ -110,6 +128,7 @@ def evaluate_run(
     subsets: tuple[str, ...] | None = None,
     device: str = "cpu",
     output: str | os.PathLike[str] | None = None,
+    examples: int | None = None,
 ) -> dict[str, Any]:
     """Evaluate a run and write its results as JSON.
 
@@ -123,6 +142,7 @@ def evaluate_run(
         subsets: subsets to evaluate (default: those the run was trained on).
         device: torch device.
         output: JSON file (default: ``RUN_DIR/evaluation_<split>.json``).
+        examples: example figures for the first this many subsets only (all when ``None``).
 
     Returns:
         ``evaluate_prediction``'s dict plus ``run`` (run folder, core, regime, seed, checkpoint
@@ -133,6 +153,11 @@ def evaluate_run(
     model, payload = load_run_model(run_dir, which, device)
     root = data or config.data
     sequences = load_split(root, split, subsets or config.subsets, config.window).to(device)
+    if horizon is not None and not 1 <= horizon <= sequences.steps:
+        raise ValueError(
+            f"horizon: expected 1 to {sequences.steps} (the steps of the {split!r} sequences in "
+            f"{root}), got {horizon}"
+        )
     results = evaluate_prediction(model, sequences, horizon=horizon)
     results["run"] = {
         "run_dir": str(run.path),
@@ -152,7 +177,12 @@ def evaluate_run(
     if plots_dir is not None:
         if horizon is not None:
             sequences = sequences.truncate(horizon)
-        plot_examples(model, sequences, plots_dir)
+        from mbplan.data.io import read_manifest
+        from mbplan.evaluation.episode_drawing import observation_names
+
+        env_id = read_manifest(root)["env"]["id"]
+        names = observation_names(env_id, int(sequences.observations.shape[-1]))
+        plot_examples(model, sequences, plots_dir, names=names, max_subsets=examples)
         plots.plot_step_errors(
             {f"{config.core} ({config.regime})": [results["mse_per_step"]]},
             Path(plots_dir) / "step_errors.png",

@@ -127,14 +127,14 @@ class RunDirectory:
         if self.config_path.exists():
             where = self.describe_progress()
             raise FileExistsError(
-                f"out: {self.path} already holds a run ({where}); continue it with "
-                f"'mbplan train --resume {self.path}' or choose another --out"
+                f"out: {self.path} already holds a run, {where} (continue it with "
+                f"'mbplan train --resume {self.path}', or choose another --out)"
             )
 
     def describe_progress(self) -> str:
         """Say in words how far the run got: its last validated epoch, or that none was saved."""
         if not self.last_checkpoint.is_file():
-            return "no checkpoint yet; a resume starts it from the beginning"
+            return "with no checkpoint yet: a resume starts it from the beginning"
         try:
             rows = self.read_metrics()
         except ValueError:
@@ -201,9 +201,8 @@ class RunDirectory:
             recorded = _fingerprint_or_none(saved.get("data", ""))
         if recorded is not None and recorded != new:
             raise RunMismatchError(
-                f"data: {data} holds another dataset than the one run {self.path} was trained "
-                f"on ({saved.get('data')}); resume with that dataset, or train a new run on this "
-                "one"
+                f"data: {data} holds another dataset than run {self.path} was trained on, "
+                f"{saved.get('data')} (resume with that dataset, or train a new run on this one)"
             )
         if str(data) != str(saved.get("data")):
             logger.warning("run %s: its dataset is now read from %s", self.path, data)

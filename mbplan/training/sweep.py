@@ -120,14 +120,14 @@ def check_run(config: TrainConfig) -> None:
     differences = config_differences(run.read_config(), requested.to_dict())
     if differences:
         raise RunMismatchError(
-            f"{config.out} holds a run with other settings ({'; '.join(differences)}); use "
-            "another --out, or repeat the run's settings"
+            f"{config.out} holds a run with other settings: {'; '.join(differences)} (use "
+            "another --out, or repeat the run's settings)"
         )
     done = _epochs_done(run)
     if done > config.epochs:
         raise RunMismatchError(
-            f"{config.out} has trained {done} epochs, more than the {config.epochs} requested; "
-            f"use another --out, or --epochs {done} or more"
+            f"{config.out} has trained {done} epochs, more than the {config.epochs} requested "
+            f"(use another --out, or --epochs {done} or more)"
         )
 
 

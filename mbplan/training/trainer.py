@@ -19,9 +19,8 @@ batch, saves ``last.pt`` **mid-epoch** (completed epochs plus batches done) and 
 the CPU an interrupted-and-resumed run ends with weights identical to an uninterrupted one. A new
 run writes ``last.pt`` before its first update, and a folder holding only ``config.json`` (a run
 killed before that) resumes from the beginning, so no interruption leaves a run that cannot be
-continued.
-A non-finite loss raises ``NonFiniteLossError`` naming the epoch and batch and what ``last.pt``
-holds.
+continued. A non-finite loss raises ``NonFiniteLossError`` naming the epoch and batch and what
+``last.pt`` holds.
 
 Warmup (``config.warmup.steps > 0``, :mod:`mbplan.training.warmup`): VAA* steps on the model
 before the first update, one row per step in ``warmup.jsonl``; its draws come from its own

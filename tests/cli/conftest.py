@@ -1,20 +1,16 @@
-"""Shared fixtures of the command-line tests: one torch thread, a tiny real Billiard dataset."""
+"""Fixtures of the command-line tests: one torch thread, a tiny real Billiard dataset."""
 
 from __future__ import annotations
 
 import pytest
-import torch
 
 #: model options that make every run tiny.
 SMALL = ["--model.hidden-size", "4", "--model.feature-size", "8", "--model.depth", "1"]
 
 
 @pytest.fixture(autouse=True)
-def single_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_torch_thread(single_torch_thread):
     yield
-    torch.set_num_threads(threads)
 
 
 def _billiard(root, episodes: int, seed: int = 0):

@@ -45,7 +45,10 @@ def test_demo_writes_gif_plots_and_a_consistent_summary(tmp_path):
     plots = {p.name for p in (out / "plots").glob("*.png")}
     assert {"learning_curve.png", "step_errors.png"} <= plots
     assert any(name.endswith("_latents.png") for name in plots)
-    assert any(str(out / "episode.gif") in line for line in lines)
+    solved = [i for i, e in enumerate(mpc["per_episode"]) if e["success"]]
+    assert mpc["gif_episode"] == (solved[0] if solved else 0)
+    shown = f"episode {mpc['gif_episode']}, seed {mpc['per_episode'][mpc['gif_episode']]['seed']}"
+    assert any(str(out / "episode.gif") in line and shown in line for line in lines)
 
 
 def test_demo_command_rejects_unknown_options(capsys):
