@@ -8,6 +8,9 @@ For every core of ``mbplan.models`` at the Billiard Ball setting (preset ``billi
 * ``rollout`` throughput (batch 1000, horizon 30, eval mode, ``torch.no_grad()``) in model steps
   per second (batch x horizon / time).
 
+``hidden_size`` is per layer for every core except ``riglstm``, where it is per cell (6 cells by
+default: H=8 gives 48 units, H=64 gives 384).
+
 Timings are interleaved round-robin over the cores, so a busy machine slows all of them alike, and
 the best of ``--repeats`` runs is reported (the least disturbed one; medians are printed too).
 ``--profile CORE`` prints where the time of one training step goes; ``--ops`` counts the torch

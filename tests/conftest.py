@@ -1,4 +1,8 @@
-"""Fixtures shared by every test folder."""
+"""Fixtures shared by every test folder; every test runs torch single-threaded.
+
+The models in the tests are tiny: with two intra-op threads on a shared 2-core machine, thread
+synchronisation dominates and one update can take 20x longer than single-threaded.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,9 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def single_torch_thread():
-    """Run the test with one torch thread (tiny models on a shared 2-core machine).
-
-    With two intra-op threads on a loaded machine, thread synchronisation dominates and one update
-    of a tiny model can take 20x longer than single-threaded.
-    """
+    """Run the test with one torch thread (restored afterwards)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

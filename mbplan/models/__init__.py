@@ -10,6 +10,7 @@ from mbplan.models.registry import (
     LEARNING_RATES,
     PRESETS,
     learning_rate,
+    make_core,
     make_world_model,
     preset,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "WorldModel",
     "WorldModelOutput",
     "learning_rate",
+    "make_core",
     "make_world_model",
     "preset",
 ]

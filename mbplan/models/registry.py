@@ -27,12 +27,13 @@ from mbplan.models.cells import (
     NoiseReLUCell,
     RecurrentCell,
     RecurrentStack,
+    RigLSTMCell,
 )
 from mbplan.models.validation import require_positive_int
 from mbplan.models.world_model import WorldModel
 
 #: The core names ``make_world_model`` accepts.
-CORES = ("gatel0rd", "elman", "gru", "lstm", "brc", "nbrc")
+CORES = ("gatel0rd", "elman", "gru", "lstm", "brc", "nbrc", "riglstm")
 CORES += ("noise_rnn",)  # the HMM-emulation paper's bias-free ReLU RNN (no read-out here)
 
 #: Options of each core's cell beyond input and hidden size, with their defaults.
@@ -49,6 +50,20 @@ CELL_OPTIONS: dict[str, dict[str, Any]] = {
     "lstm": {},
     "brc": {"candidate_bias": True},
     "nbrc": {"candidate_bias": True},
+    # RigLSTM-style core: the document's N, K_a, K, K_x = K_h = K_a; hidden_size is per cell
+    "riglstm": {
+        "num_cells": 6,
+        "active_cells": 5,
+        "num_views": 6,
+        "view_topk": 5,
+        "comm_topk": 5,
+        "view_size": 16,
+        "key_size": 16,
+        "cell_selection": True,
+        "input_selection": True,
+        "hidden_selection": True,
+        "soft_update": True,
+    },
 }
 CELL_OPTIONS["noise_rnn"] = {}
 
@@ -95,7 +110,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 #: Adam learning rates, ``task -> core -> regime`` (``"tf"`` teacher forcing, ``"ss"`` scheduled
 #: sampling), reference table 1.4. The paper has no bistable cells: ``brc`` and ``nbrc`` use the
-#: GRU's rates (an assumption, not a paper value).
+#: GRU's rates (an assumption, not a paper value); nor RigLSTM: ``riglstm`` uses the LSTM's.
 LEARNING_RATES: dict[str, dict[str, dict[str, float]]] = {
     "billiard": {
         "gatel0rd": {"tf": 1e-3, "ss": 5e-4},
@@ -105,10 +120,14 @@ LEARNING_RATES: dict[str, dict[str, dict[str, float]]] = {
         "brc": {"tf": 1e-3, "ss": 5e-4},
         "nbrc": {"tf": 1e-3, "ss": 5e-4},
         "noise_rnn": {"tf": 1e-3, "ss": 5e-4},  # no paper value: the GRU's
+        "riglstm": {"tf": 1e-3, "ss": 5e-4},
     },
     "rrc": {core: {"tf": 5e-3, "ss": 5e-3} for core in CORES},
     "shepherd": {core: {"tf": 1e-3, "ss": 1e-3} for core in CORES},
 }
+#: The RigLSTM document's Adam learning rate (not verified, ``cells.md`` A.2), for tasks without a
+#: preset (the RigLSTM benchmarks in ``examples/``).
+RIGLSTM_LEARNING_RATE = 1e-4
 
 REGIMES = ("tf", "ss")
 
@@ -160,7 +179,73 @@ def _cell_factory(core: str, options: dict[str, Any]) -> Callable[[int, int], Re
         return lambda input_size, hidden: NoiseReLUCell(input_size, hidden)
     if core in _BISTABLE_CELLS:
         return lambda input_size, hidden: _BISTABLE_CELLS[core](input_size, hidden, **options)
+    if core == "riglstm":
+        return lambda input_size, hidden: RigLSTMCell(input_size, hidden, **options)
     return lambda input_size, hidden: _TORCH_CELLS[core](input_size, hidden)
+
+
+def _resolve_options(core: str, depth: int, cell_options: dict[str, Any]) -> dict[str, Any]:
+    """The core's cell options: defaults updated with ``cell_options``, unknown ones rejected."""
+    unknown = sorted(set(cell_options) - set(CELL_OPTIONS[core]))
+    if unknown:
+        valid = ", ".join(CELL_OPTIONS[core]) or "none"
+        raise ValueError(
+            f"cell_options: core {core!r} has no option(s) {', '.join(unknown)}; valid: {valid}"
+        )
+    options = {**CELL_OPTIONS[core], **cell_options}
+    if core == "gatel0rd" and options["num_layers_internal"] is None:
+        options["num_layers_internal"] = depth
+    return options
+
+
+def _stack(
+    core: str,
+    options: dict[str, Any],
+    input_size: int,
+    hidden_size: int,
+    num_layers: int,
+    *,
+    double: bool = False,
+) -> RecurrentStack:
+    """``num_layers`` cells of ``core``, the first reading ``input_size`` features.
+
+    With ``double`` every layer is a :class:`DoubleCell` of two cells of ``hidden_size // 2``.
+    """
+    require_positive_int("num_layers", num_layers)
+    factory = _cell_factory(core, options)
+    cells: list[RecurrentCell] = []
+    for layer in range(num_layers):
+        layer_input = input_size if layer == 0 else cells[-1].output_size
+        if double:
+            cells.append(DoubleCell.of(factory, layer_input, hidden_size))
+        else:
+            cells.append(factory(layer_input, hidden_size))
+    return RecurrentStack(cells)
+
+
+def make_core(
+    core: str, input_size: int, hidden_size: int, *, num_layers: int = 1, **cell_options: Any
+) -> RecurrentStack:
+    """The named recurrent core alone, for models other than the world model.
+
+    Args:
+        core: one of :data:`CORES` (case-insensitive).
+        input_size: size of the first layer's input ``x_t``.
+        hidden_size: ``H`` of every layer (RigLSTM: of each of its cells).
+        num_layers: stacked cells (GateL0RD: its internal depth defaults to 1).
+        **cell_options: options of the core's cell, see :data:`CELL_OPTIONS`.
+
+    Returns:
+        A :class:`RecurrentStack` with ``input_size``, ``output_size`` and ``state_size``.
+
+    Raises:
+        ValueError: for an unknown core, an option the core does not have, or a bad size.
+    """
+    core = _check_name("core", core, CORES)
+    require_positive_int("input_size", input_size)
+    require_positive_int("hidden_size", hidden_size)
+    options = _resolve_options(core, 1, cell_options)
+    return _stack(core, options, input_size, hidden_size, num_layers)
 
 
 def make_world_model(
@@ -187,7 +272,7 @@ def make_world_model(
         core: one of :data:`CORES` (case-insensitive).
         obs_dim: observation size.
         action_dim: action size (0 for action-free worlds).
-        hidden_size: ``H``, latent size of every core layer.
+        hidden_size: ``H``, latent size of every core layer (RigLSTM: of each of its cells).
         feature_size: ``F``, output size of ``f_pre``; GateL0RD layers also output ``F``.
         depth: the paper's depth (see the module docstring): GateL0RD's ``num_layers_internal``,
             the other cores' ``num_layers``, unless those are given explicitly.
@@ -202,7 +287,8 @@ def make_world_model(
             of ``hidden_size // 2`` (the warmup paper's double layer; ``hidden_size`` even).
         **cell_options: options of the core's cell, see :data:`CELL_OPTIONS` (GateL0RD:
             ``num_layers_internal``, ``gate_type``, ``stochastic_gates``, ``gate_noise_level``,
-            ``output_gate``; BRC/nBRC: ``candidate_bias``).
+            ``output_gate``; BRC/nBRC: ``candidate_bias``; RigLSTM: ``num_cells``,
+            ``active_cells``, ... and the four mechanism switches, see its cell).
 
     Returns:
         The :class:`WorldModel`, with ``hparams`` set to the resolved arguments.
@@ -211,32 +297,15 @@ def make_world_model(
         ValueError: for an unknown core, an option the core does not have, or a bad size.
     """
     core = _check_name("core", core, CORES)
-    unknown = sorted(set(cell_options) - set(CELL_OPTIONS[core]))
-    if unknown:
-        valid = ", ".join(CELL_OPTIONS[core]) or "none"
-        raise ValueError(
-            f"cell_options: core {core!r} has no option(s) {', '.join(unknown)}; valid: {valid}"
-        )
     require_positive_int("depth", depth)
     require_positive_int("hidden_size", hidden_size)
     require_positive_int("feature_size", feature_size)
-    options = {**CELL_OPTIONS[core], **cell_options}
+    options = _resolve_options(core, depth, cell_options)
     if core == "gatel0rd":
-        if options["num_layers_internal"] is None:
-            options["num_layers_internal"] = depth
         num_layers = 1 if num_layers is None else num_layers
     else:
         num_layers = depth if num_layers is None else num_layers
-    require_positive_int("num_layers", num_layers)
-
-    factory = _cell_factory(core, options)
-    cells = []
-    for layer in range(num_layers):
-        input_size = feature_size if layer == 0 else cells[-1].output_size
-        if double:
-            cells.append(DoubleCell.of(factory, input_size, hidden_size))
-        else:
-            cells.append(factory(input_size, hidden_size))
+    stack = _stack(core, options, feature_size, hidden_size, num_layers, double=double)
     hparams = {
         "core": core,
         "obs_dim": obs_dim,
@@ -254,7 +323,7 @@ def make_world_model(
         **options,
     }
     return WorldModel(
-        RecurrentStack(cells),
+        stack,
         obs_dim,
         action_dim,
         feature_size=feature_size,

@@ -1,4 +1,5 @@
-"""Fixtures of the command-line tests: one torch thread, a tiny real Billiard dataset."""
+"""Fixtures of the command-line tests: a tiny real Billiard dataset (one torch thread: the root
+conftest)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,6 @@ import pytest
 
 #: model options that make every run tiny.
 SMALL = ["--model.hidden-size", "4", "--model.feature-size", "8", "--model.depth", "1"]
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread(single_torch_thread):
-    yield
 
 
 def _billiard(root, episodes: int, seed: int = 0):

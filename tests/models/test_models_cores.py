@@ -12,11 +12,26 @@ from mbplan.models.cells import unroll
 GATED = {"gatel0rd"}
 # two stacked layers for every core (GateL0RD: two cells with two internal layers each)
 SMALL = {"hidden_size": 5, "feature_size": 6, "depth": 2, "num_layers": 2, "k": 2}
+# smaller cell options where the defaults would make gradcheck slow (every mechanism still on)
+SMALL_OPTIONS = {
+    "riglstm": {
+        "num_cells": 2,
+        "active_cells": 1,
+        "num_views": 2,
+        "view_topk": 1,
+        "comm_topk": 1,
+        "view_size": 2,
+        "key_size": 2,
+    }
+}
+# hidden sizes packed per layer: LSTM [h, c]; RigLSTM [h, c] of each of its 2 (small) cells
+STATE_FACTOR = {"lstm": 2, "riglstm": 2 * 2}
 
 
 def _model(core: str, obs_dim: int = 3, action_dim: int = 2, seed: int = 0, **overrides):
     torch.manual_seed(seed)
-    return make_world_model(core, obs_dim, action_dim, **{**SMALL, **overrides})
+    settings = {**SMALL, **SMALL_OPTIONS.get(core, {}), **overrides}
+    return make_world_model(core, obs_dim, action_dim, **settings)
 
 
 def _data(batch=4, time=9, obs_dim=3, action_dim=2, dtype=torch.float32, seed=0):
@@ -28,7 +43,7 @@ def _data(batch=4, time=9, obs_dim=3, action_dim=2, dtype=torch.float32, seed=0)
 
 def _expected_state_size(core: str, model) -> int:
     hidden, layers = 5, model.hparams["num_layers"]
-    return (2 if core == "lstm" else 1) * hidden * layers
+    return STATE_FACTOR.get(core, 1) * hidden * layers
 
 
 @pytest.mark.parametrize("core", CORES)

@@ -60,3 +60,46 @@ def test_balls_start_apart():
 def test_bad_ball_counts_are_rejected(bad):
     with pytest.raises(ValueError, match="num_balls: expected an int in"):
         BouncingBallsEnv(num_balls=bad)
+
+
+def test_frames_show_each_ball_where_it_is():
+    size, radius = 32, 0.1
+    env = BouncingBallsEnv(num_balls=1, observation="frames", frame_size=size, ball_radius=radius)
+    frame, _ = env.reset(seed=5)
+    assert frame.shape == (size, size) and frame.dtype == np.float32
+    assert env.observation_space.contains(frame)
+    for _ in range(10):
+        (x, y), mass = env._xy[0], frame.sum()
+        # the disc's area in pixels (anti-aliasing keeps the sum up to pixel rounding, which
+        # Pillow's inclusive bounding box biases up), its centre of brightness
+        assert mass == pytest.approx(np.pi * (radius * size + 0.0625) ** 2, rel=0.08)
+        rows, cols = np.indices(frame.shape) + 0.5
+        assert (frame * cols).sum() / mass == pytest.approx(x * size, abs=0.1)
+        assert (frame * rows).sum() / mass == pytest.approx((1 - y) * size, abs=0.1)  # y up
+        frame = env.step(NO_ACTION)[0]
+
+
+def test_frames_grow_with_the_ball_count_and_radius_changes_contacts():
+    masses = []
+    for num_balls in (4, 5, 6):
+        env = BouncingBallsEnv(num_balls, observation="frames", frame_size=24, ball_radius=0.1)
+        masses.append(env.reset(seed=0)[0].sum())  # balls start apart: no overlap
+    assert masses == pytest.approx([n * np.pi * 2.4625**2 for n in (4, 5, 6)], rel=0.08)
+    env = BouncingBallsEnv(1, ball_radius=0.1)
+    env.reset(seed=1)
+    for _ in range(200):
+        obs = env.step(NO_ACTION)[0]
+        assert np.all(obs[:2] >= 0.1 - 0.02) and np.all(obs[:2] <= 0.9 + 0.02)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"observation": "pixels"}, "observation"),
+        ({"frame_size": 4}, "frame_size"),
+        ({"ball_radius": 0.3}, "ball_radius"),
+    ],
+)
+def test_bad_frame_options_are_named(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        BouncingBallsEnv(**kwargs)

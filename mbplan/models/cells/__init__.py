@@ -14,6 +14,7 @@ from mbplan.models.cells.double import DoubleCell
 from mbplan.models.cells.gatel0rd import GateL0RDCell
 from mbplan.models.cells.gates import GATE_TYPES, heaviside_st, retanh
 from mbplan.models.cells.noise_rnn import NoiseReLUCell
+from mbplan.models.cells.riglstm import RigLSTMCell
 from mbplan.models.cells.rnn import ElmanCell, GRUCell, LSTMCell, TorchRecurrentCell
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "ProjectedCell",
     "RecurrentCell",
     "RecurrentStack",
+    "RigLSTMCell",
     "StepFn",
     "TorchRecurrentCell",
     "heaviside_st",
