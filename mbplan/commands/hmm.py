@@ -15,6 +15,7 @@ symbol transition matrices, volatility and output frequencies.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
@@ -24,10 +25,15 @@ HELP = "HMM emulation: train a noise-driven RNN on an HMM (train), emission stat
 def _train(argv: list[str]) -> int:
     import tyro
 
+    from mbplan.commands.options import smoke_caps
     from mbplan.hmm.training import HMMTrainConfig, train_emulator
 
     config = tyro.cli(
         HMMTrainConfig, args=argv, prog="mbplan hmm train", config=(tyro.conf.FlagConversionOff,)
+    )
+    fields = ("num_seq", "batch_size", "epochs")
+    config = dataclasses.replace(
+        config, **smoke_caps({name: getattr(config, name) for name in fields})
     )
     result = train_emulator(config)
     print(
@@ -45,7 +51,9 @@ def _evaluate(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=1, help="seed of the evaluation sets")
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
     args = parser.parse_args(argv)
+    from mbplan.commands.options import smoke_caps
 
+    args.num_seq = smoke_caps({"num_seq": args.num_seq}).get("num_seq", args.num_seq)
     import torch
 
     from mbplan.hmm.metrics import emission_report

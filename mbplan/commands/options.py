@@ -37,6 +37,8 @@ SMOKE_CAPS: dict[str, float] = {
     "elites": 3,
     "workers": 1,  # no worker processes to start
     "examples": 2,  # example figures of 2 subsets
+    "num_seq": 64,  # HMM emulation: sequences per training / evaluation set
+    "warmup_steps": 2,  # VAA* warmup gradient steps
 }
 
 

@@ -15,6 +15,7 @@ preset's values as defaults); ``--model.<name>`` overrides one entry of the task
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
@@ -80,7 +81,12 @@ def parse_config(argv: Sequence[str], prog: str, description: str) -> TrainConfi
         config=(tyro.conf.FlagConversionOff,),
     )
     fields = ("epochs", "batches_per_epoch", "eval_every", "batch_size")
-    return config.replace(**smoke_caps({name: getattr(config, name) for name in fields}))
+    config = config.replace(**smoke_caps({name: getattr(config, name) for name in fields}))
+    if config.warmup.steps > 0 and (steps := smoke_caps({"warmup_steps": config.warmup.steps})):
+        config = config.replace(
+            warmup=dataclasses.replace(config.warmup, steps=int(steps["warmup_steps"]))
+        )
+    return config
 
 
 def _resume_arguments(argv: Sequence[str]) -> argparse.Namespace:

@@ -28,7 +28,10 @@ def recover_mask(model, obs, actions, predictions):
             trial = mask.clone()
             trial[:, t] = real
             out = model(obs, actions, teacher_mask=trial)
-            matches.append((out.predictions[:, t] == predictions[:, t]).all(dim=1))
+            # close, not equal: the sampled and the masked forward may round differently (BLAS
+            # paths differ between machines); a wrong input choice moves a prediction by O(1)
+            close = torch.isclose(out.predictions[:, t], predictions[:, t], rtol=1e-5, atol=1e-6)
+            matches.append(close.all(dim=1))
         real_match, own_match = matches
         forced_real.append(bool((real_match & own_match).all()))
         if not forced_real[-1]:
