@@ -43,8 +43,9 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from mbplan.data.tensors import SequenceTensors, load_split
 from mbplan.evaluation.prediction import autoregressive_mse
-from mbplan.training.batches import SequenceTensors, epoch_batches, epoch_generator, load_split
+from mbplan.training.batches import epoch_batches, epoch_generator
 from mbplan.training.checkpoint import load_checkpoint, save_checkpoint
 from mbplan.training.config import TrainConfig
 from mbplan.training.loss import prediction_loss
