@@ -145,34 +145,17 @@ class GroupTrainer:
     def from_configs(cls, configs: Sequence[TrainConfig]) -> GroupTrainer:
         """New runs, one per configuration (each ``config.out`` must not hold a run yet)."""
         cache: dict[tuple[Any, ...], SequenceTensors] = {}
-        return cls(
-            [
-                Trainer(
-                    config,
-                    train_data=_shared_split(config, config.train_split, cache),
-                    val_data=_shared_split(config, config.val_split, cache),
-                )
-                for config in configs
-            ]
-        )
+        return cls([member_trainer(config, resume=False, cache=cache) for config in configs])
 
     @classmethod
     def resume(cls, run_dirs: Sequence[str | Path], **overrides: Any) -> GroupTrainer:
         """Continue the runs in ``run_dirs`` (as :meth:`Trainer.resume`, same ``overrides``)."""
         cache: dict[tuple[Any, ...], SequenceTensors] = {}
-        trainers = []
-        for run_dir in run_dirs:
-            saved = TrainConfig.from_dict(RunDirectory(run_dir).read_config())
-            saved = saved.replace(data=overrides.get("data", saved.data))
-            trainers.append(
-                Trainer.resume(
-                    run_dir,
-                    train_data=_shared_split(saved, saved.train_split, cache),
-                    val_data=_shared_split(saved, saved.val_split, cache),
-                    **overrides,
-                )
-            )
-        return cls(trainers)
+        configs = [
+            TrainConfig.from_dict(RunDirectory(run_dir).read_config()).replace(out=str(run_dir))
+            for run_dir in run_dirs
+        ]
+        return cls([member_trainer(c, resume=True, cache=cache, **overrides) for c in configs])
 
     def request_stop(self) -> None:
         """Ask every member to save and return after the current tick (what Ctrl-C does)."""
@@ -320,6 +303,22 @@ def _sync(group: _Stacked, index: int, trainer: Trainer) -> None:
     trainer.model.load_state_dict(stack.member_state(index))
     template = trainer.optimizer.state_dict()
     trainer.optimizer.load_state_dict(optimizer.member_state(index, template))
+
+
+def member_trainer(
+    config: TrainConfig, *, resume: bool, cache: dict[Any, Any], **overrides: Any
+) -> Trainer:
+    """A member's :class:`Trainer`: new, or resumed from ``config.out`` (with ``overrides``).
+
+    Members reading the same split share one loaded copy through ``cache`` (a dict kept by the
+    caller for one group).
+    """
+    data_config = config.replace(data=overrides.get("data") or config.data)
+    train = _shared_split(data_config, config.train_split, cache)
+    val = _shared_split(data_config, config.val_split, cache)
+    if resume:
+        return Trainer.resume(config.out, train_data=train, val_data=val, **overrides)
+    return Trainer(config, train_data=train, val_data=val)
 
 
 def _shared_split(
