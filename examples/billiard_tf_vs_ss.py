@@ -34,11 +34,11 @@ import torch
 import tyro
 
 from mbplan.data import generate, make_recipe
+from mbplan.data.tensors import load_split
 from mbplan.evaluation import plots
 from mbplan.evaluation.comparison import REGIME_NAMES, markdown_table, summarize, write_comparison
 from mbplan.evaluation.latents import latent_trajectories
 from mbplan.evaluation.report import evaluate_run, load_run_model
-from mbplan.training.batches import load_split
 from mbplan.training.config import preset_config
 from mbplan.training.run_directory import RunDirectory, write_text_atomic
 from mbplan.training.schedules import matched_slope

@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 
 from mbplan.analysis import prefix_lengths, vaa, vaa_star, world_model_prefix_states
+from mbplan.data.tensors import load_split
 from mbplan.models import make_world_model
-from mbplan.training.batches import load_split
 from mbplan.training.checkpoint import load_checkpoint, model_from_checkpoint
 from mbplan.training.run_directory import RunDirectory, write_json_atomic
 

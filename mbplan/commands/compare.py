@@ -45,7 +45,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--regimes", nargs="+", default=["tf", "ss"], choices=["tf", "ss"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="each once")
-    parser.add_argument("--workers", type=positive_int, default=1, help="runs trained in parallel")
+    parser.add_argument(
+        "--workers", type=positive_int, default=1, help="run groups trained in parallel processes"
+    )
+    parser.add_argument(
+        "--group-size",
+        type=positive_int,
+        default=None,
+        help="runs of one core and shape trained together as one batched model (default: 16 on "
+        "CPU, 64 on CUDA; 1: every run alone)",
+    )
     parser.add_argument("--split", default="test", help="split evaluated (default: test)")
     parser.add_argument(
         "--horizon", type=positive_int, help="prediction steps N (default: whole window)"
@@ -76,7 +85,7 @@ def main(argv: list[str]) -> int:
         read_manifest(base.data)  # a missing or broken dataset fails before any work
         check_grid(configs)
         try:
-            sweep = train_all(configs, workers=args.workers, say=print)
+            sweep = train_all(configs, workers=args.workers, say=print, group_size=args.group_size)
         except KeyboardInterrupt:  # between runs, outside a trainer's own handling
             sweep = None
         if sweep is None or sweep.interrupted:

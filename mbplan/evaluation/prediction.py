@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
+from mbplan.data.tensors import SequenceTensors
 from mbplan.evaluation.gates import gate_statistics
-from mbplan.training.batches import SequenceTensors
 
 
 @dataclasses.dataclass(frozen=True)

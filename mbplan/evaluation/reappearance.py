@@ -21,8 +21,8 @@ from typing import Any
 
 import torch
 
+from mbplan.data.tensors import SequenceTensors
 from mbplan.evaluation.prediction import predict
-from mbplan.training.batches import SequenceTensors
 
 #: index of the sheep's x position in the Shepherd observation.
 SHEEP_X = 4

@@ -14,11 +14,11 @@ from typing import Any
 
 import torch
 
+from mbplan.data.tensors import SequenceTensors, load_split
 from mbplan.evaluation import plots
 from mbplan.evaluation.latents import latent_trajectories
 from mbplan.evaluation.prediction import evaluate_prediction
 from mbplan.evaluation.reappearance import reappearance_error
-from mbplan.training.batches import SequenceTensors, load_split
 from mbplan.training.checkpoint import load_checkpoint, model_from_checkpoint
 from mbplan.training.config import TrainConfig
 from mbplan.training.run_directory import RunDirectory, write_json_atomic

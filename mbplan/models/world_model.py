@@ -228,9 +228,60 @@ class WorldModel(nn.Module):
                 )
         check_finite({"obs": obs, "actions": actions})
 
+        mask, noise = self.draw_randomness(
+            batch, time, teacher_prob, generator, obs, teacher_mask=teacher_mask
+        )
+        return self.forward_drawn(obs, actions, mask, noise, return_states=return_states)
+
+    def draw_randomness(
+        self,
+        batch: int,
+        time: int,
+        teacher_prob: float,
+        generator: torch.Generator | None,
+        like: torch.Tensor,
+        *,
+        teacher_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The random draws of one :meth:`forward` call, in its order: mask, then gate noise.
+
+        Args:
+            batch: sequences.
+            time: steps.
+            teacher_prob: probability of a real input after the first ``k`` steps.
+            generator: source of both draws (required when either is needed).
+            like: a tensor of the device and dtype to draw on.
+            teacher_mask: ``(batch, time)`` bool replacing the teacher draw.
+
+        Returns:
+            ``mask (batch, time) bool | None`` (``None``: every input real) and
+            ``noise (batch, time, noise_size) | None``.
+        """
+        mask = self._teacher_mask(batch, time, teacher_prob, teacher_mask, generator, like)
+        return mask, self._draw_noise(batch, time, generator, like)
+
+    def forward_drawn(
+        self,
+        obs: torch.Tensor,
+        actions: torch.Tensor,
+        mask: torch.Tensor | None,
+        noise: torch.Tensor | None,
+        *,
+        return_states: bool = False,
+    ) -> WorldModelOutput:
+        """:meth:`forward` given its draws (:meth:`draw_randomness`); no checks, no host sync.
+
+        The deterministic part of :meth:`forward`, on already checked inputs; it is what a run
+        group maps over its members (``mbplan.models.stacked``).
+
+        Args:
+            obs: ``(batch, time, obs_dim)``.
+            actions: ``(batch, time, action_dim)``.
+            mask: ``(batch, time)`` bool, True = real input, or ``None`` (every input real).
+            noise: ``(batch, time, noise_size)`` standard-normal gate noise, or ``None``.
+            return_states: also return the packed state after every step.
+        """
         state = self._initial_state(obs[:, : self.k], actions[:, : self.k])
-        mask = self._teacher_mask(batch, time, teacher_prob, teacher_mask, generator, obs)
-        noise = self._draw_noise(batch, time, generator, obs)
         if mask is None:
             return self._teacher_forced(obs, actions, state, noise, return_states)
         return self._autoregress(state, obs[:, 0], actions, obs, mask, noise, return_states)

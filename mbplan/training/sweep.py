@@ -1,4 +1,11 @@
-"""Train a grid of runs (cores x regimes x seeds), in parallel processes, skipping finished runs.
+"""Train a grid of runs (cores x regimes x seeds), in groups and processes, skipping finished runs.
+
+Run groups (:mod:`mbplan.training.group`): runs of one core and shape are trained K at a time as
+one batched model in one process (:func:`plan_groups`; K from the device,
+:func:`default_group_size`, unless ``group_size`` is given; 1 is the solo path, one ``Trainer``
+per run). Groups (or solo runs) are trained ``workers`` at a time in separate processes.
+:func:`train_configs` is the entry point for a list of configurations, :func:`train_group` the
+unit one worker (a process, or a Ray task) runs.
 
 Each run is an ordinary run folder ``OUT/<core>_<regime>_s<seed>``; a run that is not finished is
 resumed, a finished one is left alone, so a sweep interrupted with Ctrl-C continues where it
@@ -42,6 +49,28 @@ class SweepResult:
     finished: tuple[str, ...]
     interrupted: bool
     unfinished: tuple[str, ...]
+    failed: tuple[str, ...] = ()
+    """run folders of group members stopped by a non-finite loss (solo runs raise instead)"""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOutcome:
+    """What :func:`train_group` did with one run.
+
+    Attributes:
+        out: the run folder.
+        interrupted: saved after a stop signal (or not started because of one).
+        error: why a non-finite loss stopped the run, or ``None``.
+    """
+
+    out: str
+    interrupted: bool
+    error: str | None = None
+
+
+#: member runs per group by device type when ``group_size`` is not given (CPU: where the 2-core
+#: benchmark's member-updates/s stop growing; accelerators: many more, they idle on one model).
+DEFAULT_GROUP_SIZES = {"cpu": 16, "cuda": 64}
 
 
 def run_name(config: TrainConfig) -> str:
@@ -193,12 +222,178 @@ def _init_worker() -> None:
         signal.signal(number, _WORKER_STOP.set)
 
 
+def default_group_size(device: str) -> int:
+    """The group size for runs on ``device`` (:data:`DEFAULT_GROUP_SIZES`; others: 16)."""
+    import torch
+
+    return DEFAULT_GROUP_SIZES.get(torch.device(device).type, 16)
+
+
+def group_key(config: TrainConfig) -> tuple[object, ...]:
+    """What runs must share to be trained in one group: core, architecture, data shape, device.
+
+    Built from the resolved configuration (no data is read): the same dataset, split, subsets and
+    window give the same sequence shapes; the model keywords must be equal except the member
+    scalars (:data:`mbplan.models.stacked.MEMBER_HPARAMS`).
+    """
+    from mbplan.models.stacked import architecture_key
+    from mbplan.training.trainer import resolve_config
+
+    resolved = resolve_config(config)
+    return (
+        resolved.core,
+        architecture_key(resolved.model),
+        resolved.device,
+        resolved.batch_size,
+        resolved.data,
+        resolved.train_split,
+        resolved.subsets,
+        resolved.window,
+    )
+
+
+def plan_groups(configs: Sequence[TrainConfig], group_size: int) -> list[list[TrainConfig]]:
+    """Split ``configs`` into groups of at most ``group_size`` runs that can train together.
+
+    Runs are grouped by :func:`group_key` in order of first appearance and every group is cut
+    into chunks of ``group_size``; no run is dropped. A split for a shape reason is logged.
+
+    Raises:
+        ValueError: if ``group_size < 1``.
+    """
+    if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1:
+        raise ValueError(f"group_size: expected an integer >= 1, got {group_size!r}")
+    by_key: dict[tuple[object, ...], list[TrainConfig]] = {}
+    for config in configs:
+        by_key.setdefault(group_key(config), []).append(config)
+    if len(by_key) > 1 and group_size > 1:
+        logger.info(
+            "%d runs need %d kinds of group (core, architecture, data or device differ): %s",
+            len(configs),
+            len(by_key),
+            "; ".join(f"{key[0]} x{len(members)}" for key, members in by_key.items()),
+        )
+    return [
+        members[start : start + group_size]
+        for members in by_key.values()
+        for start in range(0, len(members), group_size)
+    ]
+
+
+def train_group(configs: Sequence[TrainConfig], threads: int | None = None) -> list[RunOutcome]:
+    """Train (or resume, or skip) the runs of one group together: the unit of one worker.
+
+    Every run is checked (:func:`check_run`); finished ones are skipped, unfinished ones resumed
+    from their ``last.pt``, new ones started, and all that are left train as one
+    :class:`~mbplan.training.group.GroupTrainer` (a single run takes the solo ``Trainer``). The
+    runs must share a :func:`group_key` (use :func:`plan_groups`).
+
+    Args:
+        configs: the group's runs.
+        threads: torch intra-op threads for this process (``None``: leave as is).
+
+    Returns:
+        One :class:`RunOutcome` per configuration, in order.
+    """
+    import torch
+
+    from mbplan.training.group import GroupTrainer, member_trainer
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    if len({group_key(config) for config in configs}) > 1:
+        raise ValueError("configs: these runs cannot share a group; split them with plan_groups")
+    outcomes: dict[str, RunOutcome] = {}
+    todo = []
+    for config in configs:
+        check_run(config)
+        status = run_status(config)
+        if status == "done":
+            logger.info("%s is finished; skipped", config.out)
+            outcomes[config.out] = RunOutcome(config.out, False)
+        elif _WORKER_STOP.requested:  # a stop arrived while this worker was idle
+            outcomes[config.out] = RunOutcome(config.out, True)
+        else:
+            todo.append((config, status))
+    if len(todo) == 1:
+        out, interrupted = train_one(todo[0][0])
+        outcomes[out] = RunOutcome(out, interrupted)
+    elif todo:
+        cache: dict[tuple[object, ...], object] = {}
+        trainers = [
+            member_trainer(c, resume=status == "partial", cache=cache) for c, status in todo
+        ]
+        for config, result in zip([c for c, _ in todo], GroupTrainer(trainers).fit(), strict=True):
+            outcomes[config.out] = RunOutcome(config.out, result.interrupted, result.error)
+        if any(o.interrupted for o in outcomes.values()) and _WORKER_STOP.in_worker:
+            _WORKER_STOP.requested = True
+    return [outcomes[config.out] for config in configs]
+
+
+def train_configs(
+    configs: Sequence[TrainConfig],
+    *,
+    workers: int = 1,
+    group_size: int | None = None,
+    say: Callable[[str], None] = logger.info,
+) -> SweepResult:
+    """Train every configuration in run groups, ``workers`` groups at a time.
+
+    Args:
+        configs: the runs (each with its own ``out``; checked with :func:`check_grid` first).
+        workers: groups trained at once, each in its own process with one torch thread when
+            ``workers > 1``; 1 trains in this process.
+        group_size: runs per group (:func:`plan_groups`); ``None`` picks
+            :func:`default_group_size` of the runs' device; 1 trains every run alone.
+        say: where the progress lines go.
+
+    Returns:
+        The finished, unfinished and failed runs and whether a stop signal ended the sweep.
+    """
+    check_grid(configs)
+    if not configs:
+        return SweepResult((), False, ())
+    size = default_group_size(configs[0].device) if group_size is None else group_size
+    groups = plan_groups(configs, size)
+    if workers <= 1:
+        outcomes: list[RunOutcome] = []
+        for number, group in enumerate(groups, start=1):
+            names = ", ".join(f"{c.out} ({run_status(c)})" for c in group)
+            say(f"group {number} of {len(groups)}: {names}")
+            outcomes += train_group(group)
+            if any(o.interrupted for o in outcomes):
+                break
+        return _sweep_result(configs, outcomes, any(o.interrupted for o in outcomes))
+    outcomes, stopped = _run_parallel(
+        [[c.replace(progress=False) for c in group] for group in groups],
+        workers,
+        say,
+        f"{len(configs)} runs in {len(groups)} groups",
+    )
+    return _sweep_result(configs, outcomes, stopped)
+
+
+def _sweep_result(
+    configs: Sequence[TrainConfig], outcomes: Sequence[RunOutcome], stopped: bool
+) -> SweepResult:
+    finished = tuple(o.out for o in outcomes if not o.interrupted and o.error is None)
+    failed = tuple(o.out for o in outcomes if o.error is not None)
+    unfinished = tuple(c.out for c in configs if c.out not in finished and c.out not in failed)
+    return SweepResult(
+        finished, stopped or any(o.interrupted for o in outcomes), unfinished, failed
+    )
+
+
 def train_all(
     configs: Sequence[TrainConfig],
     workers: int = 1,
     say: Callable[[str], None] = logger.info,
+    group_size: int | None = 1,
 ) -> SweepResult:
     """Train every configuration, ``workers`` at a time in separate processes.
+
+    ``group_size`` other than 1 trains in run groups (:func:`train_configs`; ``None``: the
+    device's default size).
 
     With ``workers > 1`` every process uses one torch thread (small recurrent models train faster
     as parallel single-threaded runs than as one multi-threaded run). Every configuration is
@@ -209,10 +404,14 @@ def train_all(
         configs: the runs.
         workers: runs trained at once.
         say: where the "run i of n" lines go.
+        group_size: runs per group; 1 (the default) trains every run alone, ``None`` picks
+            the device's default.
 
     Returns:
         The finished runs, whether the sweep was interrupted, and the unfinished runs.
     """
+    if group_size != 1:
+        return train_configs(configs, workers=workers, group_size=group_size, say=say)
     check_grid(configs)
     total = len(configs)
     if workers <= 1:
@@ -231,6 +430,30 @@ def train_all(
 def _train_parallel(
     configs: Sequence[TrainConfig], workers: int, say: Callable[[str], None]
 ) -> SweepResult:
+    units = [[config.replace(progress=False)] for config in configs]
+    where = f"{len(configs)} runs, {workers} at a time, in {Path(configs[0].out).parent}"
+    outcomes, stopped = _run_parallel(units, workers, say, where, solo=True)
+    finished = tuple(o.out for o in outcomes if not o.interrupted)
+    unfinished = tuple(c.out for c in configs if c.out not in finished)
+    return SweepResult(finished, stopped, unfinished)
+
+
+def _solo_unit(configs: Sequence[TrainConfig], threads: int) -> list[RunOutcome]:
+    out, interrupted = train_one(configs[0], threads)
+    return [RunOutcome(out, interrupted)]
+
+
+def _run_parallel(
+    units: Sequence[Sequence[TrainConfig]],
+    workers: int,
+    say: Callable[[str], None],
+    what: str,
+    solo: bool = False,
+) -> tuple[list[RunOutcome], bool]:
+    """Train ``units`` (groups, or single runs with ``solo``) in a pool of ``workers`` processes.
+
+    Returns the outcomes of the units that returned and whether a stop ended the pool early.
+    """
     context = multiprocessing.get_context("spawn")
     pool = concurrent.futures.ProcessPoolExecutor(
         workers, mp_context=context, initializer=_init_worker
@@ -244,25 +467,26 @@ def _train_parallel(
             if process.pid is not None and process.is_alive():
                 os.kill(process.pid, signal.SIGTERM)
 
-    finished: list[str] = []
+    unit_fn = _solo_unit if solo else train_group
+    outcomes: list[RunOutcome] = []
+    total = sum(len(unit) for unit in units)
     with stop_on_signals(stop, "saving every running run, then stopping the sweep"):
-        futures = {
-            pool.submit(train_one, config.replace(progress=False), 1): config for config in configs
-        }
-        say(f"{len(configs)} runs, {workers} at a time, in {Path(configs[0].out).parent}")
+        futures = [pool.submit(unit_fn, list(unit), 1) for unit in units]
+        say(f"{what}, {workers} at a time")
         try:
             for future in concurrent.futures.as_completed(futures):
                 if future.cancelled():
                     continue
-                out, interrupted = future.result()
-                if not interrupted:
-                    finished.append(out)
-                    say(f"finished {len(finished)} of {len(configs)}: {out}")
-                if stopped or interrupted:
+                returned = future.result()
+                outcomes += returned
+                for outcome in returned:
+                    if not outcome.interrupted and outcome.error is None:
+                        done = sum(not o.interrupted and o.error is None for o in outcomes)
+                        say(f"finished {done} of {total}: {outcome.out}")
+                if stopped or any(o.interrupted for o in returned):
                     stopped = True
                     for other in futures:
                         other.cancel()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-    unfinished = tuple(c.out for c in configs if c.out not in finished)
-    return SweepResult(tuple(finished), stopped, unfinished)
+    return outcomes, stopped

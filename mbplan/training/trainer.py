@@ -43,8 +43,9 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from mbplan.data.tensors import SequenceTensors, load_split
 from mbplan.evaluation.prediction import autoregressive_mse
-from mbplan.training.batches import SequenceTensors, epoch_batches, epoch_generator, load_split
+from mbplan.training.batches import epoch_batches, epoch_generator
 from mbplan.training.checkpoint import load_checkpoint, save_checkpoint
 from mbplan.training.config import TrainConfig
 from mbplan.training.loss import prediction_loss
@@ -306,14 +307,7 @@ class Trainer:
             NonFiniteLossError: on a NaN or infinite loss, naming the epoch and batch.
         """
         config = self.config
-        if not self._resumed:
-            self.run.create(config.to_dict())
-            if config.data:
-                self.run.write_dataset(config.data)
-        if self._saved_at is None:  # resumable from the first update on
-            self._save_last()
-        if config.tensorboard:
-            self.run.open_tensorboard(config.to_dict())
+        self.open_run()
         bar = tqdm(
             total=config.epochs,
             initial=self.position.epoch,
@@ -331,6 +325,22 @@ class Trainer:
         finally:
             bar.close()
             self.run.close()
+        return self.result(interrupted)
+
+    def open_run(self) -> None:
+        """Create the run folder (a new run), save ``last.pt`` once, open TensorBoard."""
+        config = self.config
+        if not self._resumed:
+            self.run.create(config.to_dict())
+            if config.data:
+                self.run.write_dataset(config.data)
+        if self._saved_at is None:  # resumable from the first update on
+            self._save_last()
+        if config.tensorboard:
+            self.run.open_tensorboard(config.to_dict())
+
+    def result(self, interrupted: bool) -> TrainResult:
+        """The run's :class:`TrainResult` as it stands."""
         return TrainResult(
             run_dir=self.run.path,
             epochs_done=self.position.epoch,
@@ -356,15 +366,7 @@ class Trainer:
         position = self.position
         while position.epoch < config.epochs:
             started = time.perf_counter()
-            prob = teacher_probability(
-                position.epoch, config.regime, config.ss_slope, config.ss_floor
-            )
-            batches = epoch_batches(
-                self.train_data.subset,
-                config.batch_size,
-                config.balance_subsets,
-                epoch_generator(config.seed, position.epoch),
-            )[: config.batches_per_epoch]
+            prob, batches = self.epoch_plan()
             for index in batches[position.batch :]:
                 self._update(self.train_data.select(index.to(self.device)), prob)
                 position.batch += 1
@@ -372,27 +374,68 @@ class Trainer:
                     break
             position.train_seconds += time.perf_counter() - started
             if self._stop_requested and position.batch < len(batches):
-                self._save_last()
-                logger.info(
-                    "stopped at epoch %d, batch %d; saved %s",
-                    position.epoch,
-                    position.batch,
-                    self.run.last_checkpoint,
-                )
+                self.save_stopped()
                 return True
-            position.epoch += 1
-            position.batch = 0
-            bar.update(1)
-            done = position.epoch == config.epochs
-            if position.epoch % config.eval_every == 0 or done:
-                row = self._validate(prob)
-                bar.set_postfix(
-                    loss=f"{row['train_loss']:.3g}", val=f"{row['val_mse']:.3g}", p=f"{prob:.2f}"
-                )
+            done = self.end_epoch(prob, bar)
             if self._stop_requested and not done:
                 self._save_last()
                 return True
         return False
+
+    def epoch_plan(self) -> tuple[float, list[torch.Tensor]]:
+        """The current epoch's real-input probability and batches (sequence-index tensors)."""
+        config = self.config
+        prob = teacher_probability(
+            self.position.epoch, config.regime, config.ss_slope, config.ss_floor
+        )
+        batches = epoch_batches(
+            self.train_data.subset,
+            config.batch_size,
+            config.balance_subsets,
+            epoch_generator(config.seed, self.position.epoch),
+        )[: config.batches_per_epoch]
+        return prob, batches
+
+    def validates_next(self) -> bool:
+        """Whether :meth:`end_epoch` will validate (and so read the model and optimiser)."""
+        epoch = self.position.epoch + 1
+        return epoch % self.config.eval_every == 0 or epoch == self.config.epochs
+
+    def end_epoch(self, prob: float, bar: tqdm | None = None) -> bool:
+        """Count the finished epoch, validate when due; returns whether the run is done."""
+        position = self.position
+        position.epoch += 1
+        position.batch = 0
+        if bar is not None:
+            bar.update(1)
+        done = position.epoch == self.config.epochs
+        if position.epoch % self.config.eval_every == 0 or done:
+            row = self._validate(prob)
+            if bar is not None:
+                bar.set_postfix(
+                    loss=f"{row['train_loss']:.3g}", val=f"{row['val_mse']:.3g}", p=f"{prob:.2f}"
+                )
+        return done
+
+    def save_stopped(self) -> None:
+        """Save ``last.pt`` at the current position after a stop request, and log it."""
+        self._save_last()
+        logger.info(
+            "stopped at epoch %d, batch %d; saved %s",
+            self.position.epoch,
+            self.position.batch,
+            self.run.last_checkpoint,
+        )
+
+    def non_finite_message(self, loss: float) -> str:
+        """What a non-finite training ``loss`` at the current batch means for the run."""
+        epoch, batch = self._saved_at or (0, 0)
+        return (
+            f"the training loss is {loss} at epoch {self.position.epoch} (0-based), batch "
+            f"{self.position.batch}; stopped. {self.run.last_checkpoint} holds the run at "
+            f"epoch {epoch}, batch {batch}; resuming repeats the same updates, so start a new "
+            "run with other settings (e.g. a lower --lr or --grad-clip)"
+        )
 
     def _update(self, batch: SequenceTensors, teacher_prob: float) -> None:
         self.model.train()
@@ -403,23 +446,21 @@ class Trainer:
         terms = prediction_loss(self.model, output, observations[:, 1:])
         loss = float(terms.total.detach())
         if not math.isfinite(loss):
-            epoch, batch = self._saved_at or (0, 0)
-            raise NonFiniteLossError(
-                f"the training loss is {loss} at epoch {self.position.epoch} (0-based), batch "
-                f"{self.position.batch}; stopped. {self.run.last_checkpoint} holds the run at "
-                f"epoch {epoch}, batch {batch}; resuming repeats the same updates, so start a new "
-                "run with other settings (e.g. a lower --lr or --grad-clip)"
-            )
+            raise NonFiniteLossError(self.non_finite_message(loss))
         self.optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
         if self.config.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
+        self.record_update(loss, float(terms.mse.detach()), float(terms.regularization.detach()))
+
+    def record_update(self, loss: float, mse: float, regularization: float) -> None:
+        """Count one update and add its loss terms to the sums of the next metrics row."""
         position = self.position
         position.updates += 1
         position.sum_loss += loss
-        position.sum_mse += float(terms.mse.detach())
-        position.sum_regularization += float(terms.regularization.detach())
+        position.sum_mse += mse
+        position.sum_regularization += regularization
         position.sum_batches += 1
 
     def _validate(self, teacher_prob: float) -> dict[str, Any]:

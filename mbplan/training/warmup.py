@@ -42,9 +42,10 @@ from tqdm.auto import tqdm
 from mbplan.analysis.state_map import layer_slices
 from mbplan.analysis.state_sampling import core_prefix_states, world_model_prefix_states
 from mbplan.analysis.vaa import vaa_star
+from mbplan.data.tensors import SequenceTensors
 from mbplan.models.cells.base import RecurrentCell
 from mbplan.models.cells.double import DoubleCell
-from mbplan.training.batches import SequenceTensors, epoch_batches, epoch_generator
+from mbplan.training.batches import epoch_batches, epoch_generator
 from mbplan.training.config import WarmupConfig
 
 #: ``states(index (b,) int64, generator) -> (b, state_size)`` initial states, with gradient.

@@ -10,10 +10,10 @@ import pytest
 import torch
 from torch import nn
 
+from mbplan.data.tensors import SequenceTensors
 from mbplan.evaluation.gates import gate_statistics
 from mbplan.evaluation.prediction import evaluate_prediction, predict, step_errors
 from mbplan.evaluation.reappearance import reappearance_error
-from mbplan.training.batches import SequenceTensors
 
 
 class Output(NamedTuple):

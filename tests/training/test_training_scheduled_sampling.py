@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from mbplan.data.tensors import SequenceTensors
 from mbplan.models import make_world_model
-from mbplan.training.batches import SequenceTensors
 from mbplan.training.config import preset_config
 from mbplan.training.trainer import Trainer
 

@@ -8,7 +8,7 @@ import signal
 import pytest
 import torch
 
-from mbplan.training.batches import SequenceTensors
+from mbplan.data.tensors import SequenceTensors
 from mbplan.training.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from mbplan.training.config import TrainConfig, preset_config
 from mbplan.training.trainer import NonFiniteLossError, Trainer

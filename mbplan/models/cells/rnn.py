@@ -7,6 +7,22 @@ kernel; the step path calls torch's cell function (``torch.rnn_tanh_cell``, ``to
 
 State packing: Elman and GRU ``h`` ``(batch, H)``; LSTM ``[h, c]`` ``(batch, 2H)``. The output is
 ``h``. These cells have no gates in the L0 sense: ``gates`` is ``None``.
+
+Explicit formulation (``fused_kernels = False``): the same equations written out as plain tensor
+ops on the same parameters, for code that maps a cell over stacked parameters with
+``torch.func.vmap`` (a run group, :mod:`mbplan.models.stacked`): torch's fused sequence kernels
+(``aten::gru``, ``aten::lstm``, ``aten::rnn_tanh``) and ``aten::lstm_cell`` have no vmap batching
+rule, and ``gru_cell`` / ``rnn_tanh_cell`` only a slow per-member fallback. With
+``xp_t = W_ih x_t + b_ih`` (all steps in one matmul) and ``hp = W_hh h_{t-1} + b_hh`` per step, in
+torch's gate order (GRU ``r, z, n``; LSTM ``i, f, g, o``)::
+
+    Elman  h_t = tanh(xp_t + hp)
+    GRU    r = sigmoid(xp_r + hp_r), z = sigmoid(xp_z + hp_z), n = tanh(xp_n + r * hp_n),
+           h_t = n + z * (h_{t-1} - n)                              (= (1 - z) n + z h_{t-1})
+    LSTM   i, f, o = sigmoid(.), g = tanh(.) of xp + hp,  c_t = f c_{t-1} + i g,  h_t = o tanh(c_t)
+
+which is torch's documented recurrence; the fused kernels compute the same sums in another order,
+so the two agree to float32 rounding, not bit for bit (``tests/models/test_models_stacked.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +33,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from mbplan.models.cells.base import CellSequence, CellStep, RecurrentCell, StepFn
+from mbplan.models.cells.base import CellSequence, CellStep, RecurrentCell, StepFn, stack_steps
 from mbplan.models.validation import require_positive_int
 
 #: torch cell function ``(x, hx, w_ih, w_hh, b_ih, b_hh) -> h``; LSTM: ``hx = (h, c) -> (h, c)``.
@@ -46,6 +62,25 @@ class TorchRecurrentCell(RecurrentCell):
         super().__init__(input_size, hidden_size, self.state_factor * hidden_size, 0)
         self.hidden_size = hidden_size
         self.rnn = self.module_class(input_size, hidden_size, batch_first=True)
+        #: False: the explicit formulation (module docstring) instead of torch's kernels
+        self.fused_kernels = True
+
+    @staticmethod
+    def _explicit_recur(
+        xp: torch.Tensor, hp: torch.Tensor, parts: tuple[torch.Tensor, ...]
+    ) -> tuple[torch.Tensor, ...]:
+        """One step of the explicit formulation: new state parts from ``xp`` and ``hp``."""
+        raise NotImplementedError
+
+    def _explicit_step(
+        self, xp: torch.Tensor, state: torch.Tensor, weights: tuple[torch.Tensor, ...]
+    ) -> CellStep:
+        """One step from the input projection ``xp (batch, G H)`` and the packed state."""
+        parts = tuple(state.split(self.hidden_size, -1))
+        hp = torch.addmm(weights[3], parts[0], weights[1].t())
+        new = self._explicit_recur(xp, hp, parts)
+        packed = new[0] if len(new) == 1 else torch.cat(new, dim=-1)
+        return CellStep(new[0], packed, None)
 
     def _weights(self) -> tuple[torch.Tensor, ...]:
         rnn = self.rnn
@@ -63,6 +98,10 @@ class TorchRecurrentCell(RecurrentCell):
         """
         weights = self._weights()
         cell_function = self.cell_function
+        if not self.fused_kernels:
+            return lambda x, state, noise: self._explicit_step(
+                torch.addmm(weights[2], x, weights[0].t()), state, weights
+            )
 
         def step_fn(x: torch.Tensor, state: torch.Tensor, noise: torch.Tensor | None) -> CellStep:
             result = cell_function(
@@ -86,6 +125,13 @@ class TorchRecurrentCell(RecurrentCell):
         The module returns ``h_t`` for every step but an LSTM's ``c_t`` only for the last one, so
         an LSTM asked for every state takes the step loop instead.
         """
+        if not self.fused_kernels:  # input projection of all steps hoisted out of the loop
+            weights = self._weights()
+            steps = []
+            for xp in (x @ weights[0].t() + weights[2]).unbind(1):
+                steps.append(self._explicit_step(xp, state, weights))
+                state = steps[-1].state
+            return stack_steps(steps, return_states)
         if return_states and self.state_factor > 1:
             return super().forward_sequence(x, state, noise, return_states)
         parts = tuple(p.unsqueeze(0).contiguous() for p in state.split(self.hidden_size, -1))
@@ -105,12 +151,31 @@ class ElmanCell(TorchRecurrentCell):
     module_class = nn.RNN
     cell_function = torch.rnn_tanh_cell
 
+    @staticmethod
+    def _explicit_recur(
+        xp: torch.Tensor, hp: torch.Tensor, parts: tuple[torch.Tensor, ...]
+    ) -> tuple[torch.Tensor, ...]:
+        """``h = tanh(xp + hp)``."""
+        return (torch.tanh(xp + hp),)
+
 
 class GRUCell(TorchRecurrentCell):
     """GRU layer (``nn.GRU``; equations as in torch's documentation)."""
 
     module_class = nn.GRU
     cell_function = torch.gru_cell
+
+    @staticmethod
+    def _explicit_recur(
+        xp: torch.Tensor, hp: torch.Tensor, parts: tuple[torch.Tensor, ...]
+    ) -> tuple[torch.Tensor, ...]:
+        """Torch's GRU step (gate order ``r, z, n``)."""
+        x_r, x_z, x_n = xp.chunk(3, dim=-1)
+        h_r, h_z, h_n = hp.chunk(3, dim=-1)
+        reset = torch.sigmoid(x_r + h_r)
+        update = torch.sigmoid(x_z + h_z)
+        new = torch.tanh(torch.addcmul(x_n, reset, h_n))
+        return (torch.addcmul(new, update, parts[0] - new),)
 
 
 class LSTMCell(TorchRecurrentCell):
@@ -119,3 +184,12 @@ class LSTMCell(TorchRecurrentCell):
     module_class = nn.LSTM
     cell_function = torch.lstm_cell
     state_factor = 2
+
+    @staticmethod
+    def _explicit_recur(
+        xp: torch.Tensor, hp: torch.Tensor, parts: tuple[torch.Tensor, ...]
+    ) -> tuple[torch.Tensor, ...]:
+        """Torch's LSTM step (gate order ``i, f, g, o``); returns ``(h, c)``."""
+        i, f, g, o = (xp + hp).chunk(4, dim=-1)
+        cell = torch.sigmoid(f) * parts[1] + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(cell), cell
