@@ -147,7 +147,8 @@ def _type_name(hint: Any) -> str:
         return "None"
     if typing.get_origin(hint) is tuple:
         return "names joined by +"
-    return getattr(hint, "__name__", str(hint))
+    plain = {int: "an integer", float: "a number", bool: "True or False", str: "a text"}
+    return plain.get(hint, getattr(hint, "__name__", str(hint)))
 
 
 def parse_value(text: str, hint: Any) -> Any:
@@ -223,6 +224,8 @@ def _items(field: str, text: str, hint: Any) -> list[Any]:
         item = item.strip()
         if not item:
             raise GridError(f"--grid {field}={text}: an empty value (remove the extra comma)")
+        if field == "core":  # core names are case-insensitive (GRU is gru)
+            item = item.lower()
         match = _RANGE.match(item)
         if match and _accepts_int(hint):
             start, stop = int(match.group(1)), int(match.group(2))
@@ -236,7 +239,7 @@ def _items(field: str, text: str, hint: Any) -> list[Any]:
         try:
             values.append(parse_value(item, hint))
         except ValueError as err:
-            raise GridError(f"--grid {field}={text}: {item!r}: {err}") from None
+            raise GridError(f"--grid {field}={text}: {err}") from None
     seen: dict[tuple[type, Any], Any] = {}
     for value in values:
         key = (type(value), value)

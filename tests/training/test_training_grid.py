@@ -1,12 +1,11 @@
-"""Grids over TrainConfig fields: parsing, expansion, folder names, errors before training."""
+"""Grids over TrainConfig fields: parsing to the fields' types, expansion, and every bad input."""
 
 from __future__ import annotations
 
 import pytest
 
-from mbplan.training.config import TrainConfig, preset_config
+from mbplan.training.config import preset_config
 from mbplan.training.grid import (
-    GridAxis,
     GridError,
     check_models,
     expand_grid,
@@ -17,119 +16,126 @@ from mbplan.training.grid import (
 
 
 @pytest.fixture
-def base() -> TrainConfig:
-    return preset_config("tiny", data="data/bb")
+def base():
+    return preset_config("rrc")
 
 
-def test_axes_parse_to_the_field_types(base):
-    axes = parse_grid(
-        ["model.reg-lambda=0,1e-4", "seed=0:3", "lr=None,1e-3", "regime=tf,ss", "warmup.steps=0,5"],
-        base,
-    )
-    assert axes == [
-        GridAxis("model.reg_lambda", (0.0, 1e-4)),
-        GridAxis("seed", (0, 1, 2)),
-        GridAxis("lr", (None, 1e-3)),
-        GridAxis("regime", ("tf", "ss")),
-        GridAxis("warmup.steps", (0, 5)),
+def test_values_are_parsed_to_each_fields_type(base):
+    specs = [
+        "model.reg-lambda=0,1e-4",  # dashes as on the command line
+        "seed=0:3,7",  # a half-open range and a single value
+        "regime=tf,ss",
+        "batches_per_epoch=None,3",
+        "model.double=False,True",
+        "warmup.steps=0,5",
+        "subsets=a+b,c",
+        "core=GRU,lstm",
     ]
-    assert all(type(v) is float for v in axes[0].values)
-    assert all(type(v) is int for v in axes[1].values)
+    axes = {axis.field: axis.values for axis in parse_grid(specs, base)}
+    assert axes == {
+        "model.reg_lambda": (0.0, 1e-4),
+        "seed": (0, 1, 2, 7),
+        "regime": ("tf", "ss"),
+        "batches_per_epoch": (None, 3),
+        "model.double": (False, True),
+        "warmup.steps": (0, 5),
+        "subsets": (("a", "b"), ("c",)),
+        "core": ("gru", "lstm"),
+    }
+    assert type(axes["model.reg_lambda"][0]) is float and type(axes["seed"][0]) is int
 
 
-def test_values_of_each_type():
-    assert parse_value("True", bool) is True and parse_value("no", bool) is False
-    assert parse_value("a+b", tuple[str, ...]) == ("a", "b")
-    assert parse_value("none", int | None) is None and parse_value("7", int | None) == 7
-    with pytest.raises(ValueError, match="expected an integer, got '1.5'"):
-        parse_value("1.5", int)
+def test_cell_options_of_the_base_core_are_fields(base):
+    (axis,) = parse_grid(["model.gate_noise_level=0,0.1"], base.replace(core="gatel0rd"))
+    assert axis.values == (0.0, 0.1)
+    with pytest.raises(GridError, match="model.gate_noise_level: unknown field"):
+        parse_grid(["model.gate_noise_level=0"], base.replace(core="gru"))
 
 
-def test_ranges_and_lists_mix(base):
-    (axis,) = parse_grid(["seed=0:2,7,10:12"], base)
-    assert axis.values == (0, 1, 7, 10, 11)
-
-
-def test_expansion_is_the_product_with_own_folders(base, tmp_path):
-    axes = parse_grid(["model.reg_lambda=0,1e-3", "seed=0:2"], base)
+def test_expansion_is_the_product_in_axis_order_with_distinct_folders(base, tmp_path):
+    axes = parse_grid(["model.reg_lambda=0,1e-3", "seed=0:3", "warmup.steps=2"], base)
     points = expand_grid(base, axes, tmp_path)
-    assert [(p.config.model["reg_lambda"], p.config.seed) for p in points] == [
-        (0.0, 0),
-        (0.0, 1),
-        (1e-3, 0),
-        (1e-3, 1),
+    assert len(points) == 6
+    assert [p.assignment for p in points[:2]] == [
+        {"model.reg_lambda": 0.0, "seed": 0, "warmup.steps": 2},
+        {"model.reg_lambda": 0.0, "seed": 1, "warmup.steps": 2},
     ]
-    assert [p.name for p in points] == [
-        "model.reg_lambda=0.0,seed=0",
-        "model.reg_lambda=0.0,seed=1",
-        "model.reg_lambda=0.001,seed=0",
-        "model.reg_lambda=0.001,seed=1",
-    ]
-    assert {p.config.out for p in points} == {str(tmp_path / p.name) for p in points}
-    # fields not on an axis keep the base's values
-    assert all(p.config.batch_size == base.batch_size for p in points)
-    assert all(p.config.task == base.task for p in points)
+    last = points[-1]
+    assert last.name == "model.reg_lambda=0.001,seed=2,warmup.steps=2"
+    assert last.config.out == str(tmp_path / last.name)
+    assert last.config.model["reg_lambda"] == 1e-3 and last.config.seed == 2
+    assert last.config.warmup.steps == 2 and last.config.warmup.lr == base.warmup.lr
+    assert last.config.task == "rrc" and last.config.ss_floor == base.ss_floor  # from the preset
+    assert len({p.config.out for p in points}) == 6
+    assert base.seed == 0 and "reg_lambda" not in base.model  # the base is not mutated
 
 
-def test_nested_warmup_field_replaces_only_that_field(base, tmp_path):
-    (point,) = expand_grid(base, parse_grid(["warmup.lr=0.5"], base), tmp_path)
-    assert point.config.warmup.lr == 0.5
-    assert point.config.warmup.steps == base.warmup.steps
-
-
-def test_model_axis_keeps_other_model_options(tmp_path):
-    base = preset_config("tiny", data="d", model={"hidden_size": 8})
-    (point,) = expand_grid(base, parse_grid(["model.reg_lambda=0.1"], base), tmp_path)
-    assert point.config.model == {"hidden_size": 8, "reg_lambda": 0.1}
-
-
-def test_long_names_are_cut_and_stay_distinct():
-    long_a = {"subsets": tuple("abcdefghij" * 8), "seed": 0}
-    long_b = {"subsets": tuple("abcdefghij" * 8), "seed": 1}
-    assert len(point_name(long_a)) <= 120
-    assert point_name(long_a) != point_name(long_b)
+def test_folder_names_are_sanitized_and_bounded():
+    assert point_name({"data": "/data/rrc 1", "seed": 3}) == "data=_data_rrc_1,seed=3"
+    long = point_name({"data": "x" * 300})
+    assert len(long) <= 120 and long != point_name({"data": "x" * 301})
 
 
 @pytest.mark.parametrize(
     ("specs", "message"),
     [
-        (["sed=0:3"], r"--grid sed: unknown field \(did you mean seed\?\)"),
-        (["reg_lambda=0,1"], r"did you mean model\.reg_lambda\?"),
-        (["model.hiden_size=4"], r"hiden_size: unknown field \(did you mean model\.hidden_size"),
-        (["warmup.step=3"], r"did you mean warmup\.steps"),
-        (["lr=fast"], r"--grid lr=fast: 'fast': expected float or None"),
-        (["seed=1.5"], r"--grid seed=1.5: '1.5': expected an integer"),
-        (["seed=3:3"], r"the range 3:3 is empty"),
-        (["seed=5:2"], r"the range 5:2 is empty"),
-        (["seed=0,1", "seed=2"], r"--grid seed: given twice"),
-        (["seed=0:3,2"], r"the value 2 is given more than once"),
-        (["seed=0,,1"], r"an empty value"),
-        (["ss_slope=0.5,2"], r"--grid ss_slope=2.0: ss_slope: expected a value in \(0, 1\]"),
-        (["warmup.target=2"], r"warmup\.target: expected a value in \(0, 1\]"),
-        (["regime=tf,xx"], r"'xx': expected one of tf, ss"),
-        (["out=a,b"], r"--grid out: cannot be varied"),
-        (["model=1"], r"--grid model: cannot be varied .*model\.<option>"),
-        (["seed"], r"expected FIELD=VALUES"),
-        ([], r"no axis given"),
+        (["reg_lambda=1e-3"], "reg_lambda: unknown field (did you mean model.reg_lambda?)"),
+        (["sed=0:2"], "sed: unknown field (did you mean seed?)"),
+        (["model.hiden_size=4"], "did you mean model.hidden_size or"),
+        (["seed"], "expected FIELD=VALUES"),
+        (["seed=a"], "seed=a: expected an integer, got 'a'"),
+        (["seed=1.5"], "expected an integer, got '1.5'"),
+        (["lr=fast"], "lr=fast: expected a number or None, got 'fast'"),
+        (["regime=xx"], "expected one of tf, ss, got 'xx'"),
+        (["model.double=maybe"], "expected True or False"),
+        (["seed=3:3"], "the range 3:3 is empty"),
+        (["seed=5:2"], "the range 5:2 is empty"),
+        (["seed=0:2", "seed=4"], "seed: given twice"),
+        (["model.reg-lambda=0", "model.reg_lambda=1"], "model.reg_lambda: given twice"),
+        (["seed=0:3,2"], "the value 2 is given more than once"),
+        (["lr=1e-3,0.001"], "the value 0.001 is given more than once"),
+        (["core=gru,GRU"], "the value gru is given more than once"),
+        (["seed=1,,2"], "an empty value"),
+        (["epochs=10,0"], "--grid epochs=0: epochs: expected a positive integer"),
+        (["ss_slope=1.5"], "ss_slope: expected a value in (0, 1]"),
+        (["warmup.target=2"], "warmup.target: expected a value in (0, 1]"),
+        (["out=a,b"], "out: cannot be varied"),
+        (["model=x"], "vary one model option at a time"),
+        ([], "no axis given"),
     ],
 )
-def test_bad_grids_name_the_field_and_value(base, specs, message):
-    with pytest.raises(GridError, match=message):
+def test_bad_axes_are_named(base, specs, message):
+    with pytest.raises(GridError) as err:
         parse_grid(specs, base)
+    assert message in str(err.value)
 
 
-def test_bad_model_option_is_found_before_training(base, tmp_path):
-    points = expand_grid(base, parse_grid(["model.hidden_size=4,0"], base), tmp_path)
-    with pytest.raises(GridError, match=r"model\.hidden_size=0: hidden_size"):
-        check_models(points)
+def test_bad_model_options_are_found_before_training(base, tmp_path):
+    axes = parse_grid(["model.hidden_size=4,0"], base)
+    with pytest.raises(GridError, match="point model.hidden_size=0: hidden_size: expected a pos"):
+        check_models(expand_grid(base, axes, tmp_path))
+    # a cell option valid for one core of a core axis but not for another
+    axes = parse_grid(["core=gatel0rd,gru", "model.gate_noise_level=0"], base)
+    with pytest.raises(GridError, match="core=gru,model.gate_noise_level=0.0: .*gate_noise_level"):
+        check_models(expand_grid(base, axes, tmp_path))
+    with pytest.raises(GridError, match="core=nope: core: expected one of"):
+        check_models(expand_grid(base, parse_grid(["core=nope"], base), tmp_path))
+    check_models(expand_grid(base, parse_grid(["model.hidden_size=4,6"], base), tmp_path))
 
 
-def test_good_models_pass_the_check(base, tmp_path):
-    axes = parse_grid(["core=gatel0rd,gru", "model.hidden_size=4"], base)
-    check_models(expand_grid(base, axes, tmp_path))
-
-
-def test_folder_collisions_are_refused(base, tmp_path):
-    axes = [GridAxis("data", ("a/b", "a_b"))]
-    with pytest.raises(GridError, match="would share the run folder"):
+def test_two_points_sharing_a_folder_are_refused(base, tmp_path):
+    axes = parse_grid(["data=a/b,a_b"], base)
+    with pytest.raises(GridError, match="would share the run folder 'data=a_b'"):
         expand_grid(base, axes, tmp_path)
+
+
+def test_guessed_types_for_options_without_a_typed_default():
+    from typing import Any
+
+    assert [parse_value(t, Any) for t in ("None", "true", "3", "0.5", "x")] == [
+        None,
+        True,
+        3,
+        0.5,
+        "x",
+    ]
