@@ -56,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
         help="runs of one core and shape trained together as one batched model (default: 16 on "
         "CPU, 64 on CUDA; 1: every run alone)",
     )
+    parser.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run the groups as Ray tasks on the cluster at ADDRESS ('auto': the one started on "
+        "this machine with 'ray start --head'); --out and --data must be on storage every node "
+        "sees; a task whose worker dies is retried and resumes from its last checkpoint",
+    )
     return parser
 
 
@@ -84,7 +91,15 @@ def main(argv: list[str]) -> int:
     check_grid(configs)  # a folder holding other settings is refused before any training
     print(f"mbplan sweep: {len(points)} grid points in {args.out}")
     try:
-        result = train_configs(configs, workers=args.workers, group_size=args.group_size, say=print)
+        if args.ray:
+            from mbplan.training.ray_backend import connect, train_configs_ray
+
+            connect(args.ray)
+            result = train_configs_ray(configs, group_size=args.group_size, say=print)
+        else:
+            result = train_configs(
+                configs, workers=args.workers, group_size=args.group_size, say=print
+            )
     except KeyboardInterrupt:  # between groups, outside a trainer's own handling
         result = None
     if result is None or result.interrupted:

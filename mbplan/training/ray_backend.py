@@ -120,8 +120,10 @@ def train_configs_ray(
 
 
 def crash_after_checkpoint() -> None:
-    """Test hook: ``CRASH_ENV`` names a marker file; the first process to save a ``last.pt``
-    while the file does not exist creates it and exits at once, as a preempted worker would.
+    """Test hook: die once after a checkpoint, as a preempted worker would.
+
+    ``CRASH_ENV`` names a marker file; the first process to save a ``last.pt`` while the file does
+    not exist creates it and exits at once (``os._exit``).
 
     Called by the trainer after every ``last.pt`` while the variable is set.
     """
