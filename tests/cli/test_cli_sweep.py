@@ -76,7 +76,7 @@ def test_bad_grids_are_named_before_anything_runs(dataset, tmp_path, capsys):
     out = tmp_path / "sw"
     for grid, message in [
         (["sed=0:2"], "--grid sed: unknown field (did you mean seed?)"),
-        (["model.hidden-size=4,x"], "'x': expected an integer"),
+        (["model.hidden-size=4,x"], "model.hidden_size=4,x: expected an integer, got 'x'"),
         (["seed=2:2"], "the range 2:2 is empty"),
         (["seed=0", "seed=1"], "--grid seed: given twice"),
         (["ss_floor=0.5,3"], "ss_floor: expected a value in [0, 1]"),
