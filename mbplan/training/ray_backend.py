@@ -22,6 +22,7 @@ from mbplan.training.config import TrainConfig
 from mbplan.training.sweep import (
     RunOutcome,
     SweepResult,
+    _sweep_result,
     check_grid,
     default_group_size,
     plan_groups,
@@ -113,10 +114,7 @@ def train_configs_ray(
         outcomes += returned
         for outcome in returned:
             say(f"finished: {outcome.out}" if outcome.error is None else f"failed: {outcome.out}")
-    finished = tuple(o.out for o in outcomes if not o.interrupted and o.error is None)
-    failed = tuple(o.out for o in outcomes if o.error is not None)
-    unfinished = tuple(c.out for c in configs if c.out not in finished and c.out not in failed)
-    return SweepResult(finished, any(o.interrupted for o in outcomes), unfinished, failed)
+    return _sweep_result(configs, outcomes, False)
 
 
 def crash_after_checkpoint() -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import torch
+from test_cli_errors import one_line
 
 from mbplan.cli import main
 from mbplan.training.checkpoint import load_checkpoint
 from mbplan.training.run_directory import RunDirectory
-from tests.cli.test_cli_errors import one_line
 
 SMALL = ["--model.hidden-size", "4", "--model.feature-size", "8", "--model.depth", "1"]
 

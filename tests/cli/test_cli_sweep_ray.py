@@ -7,11 +7,11 @@ import json
 
 import pytest
 import torch
+from test_cli_sweep import sweep_argv
 
 from mbplan.cli import main
 from mbplan.training.checkpoint import load_checkpoint
 from mbplan.training.trainer import CRASH_ENV
-from tests.cli.test_cli_sweep import sweep_argv
 
 ray = pytest.importorskip("ray")
 
