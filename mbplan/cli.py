@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "train": "mbplan.commands.train",
     "evaluate": "mbplan.commands.evaluate",
     "compare": "mbplan.commands.compare",
+    "sweep": "mbplan.commands.sweep",
     "plan": "mbplan.commands.plan",
     "demo": "mbplan.commands.demo",
     "hmm": "mbplan.commands.hmm",

@@ -1,0 +1,136 @@
+"""Run a sweep's groups as Ray tasks on an existing Ray cluster (``mbplan sweep --ray``).
+
+Each run group (:func:`mbplan.training.sweep.plan_groups`) becomes one Ray task that calls
+:func:`mbplan.training.sweep.train_group`, the unit a local worker process runs. Ray schedules the
+tasks over the cluster; this module adds no scheduler of its own. The run folders are written by
+the tasks directly, so ``--out`` (and ``--data``) must be paths every node sees at the same place:
+shared storage such as NFS, or one machine. A task whose worker dies (a killed process, a lost
+node) is retried by Ray up to ``max_retries`` times; the retried ``train_group`` finds the runs'
+``last.pt`` and resumes them from their last checkpoint, so a retried run ends with the same
+weights as an uninterrupted one (on CPU). Runs that finished before the failure are skipped.
+
+Ray is optional (``pip install -e ".[ray]"``); it is imported only here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+
+from mbplan.training.config import TrainConfig
+from mbplan.training.sweep import (
+    RunOutcome,
+    SweepResult,
+    _sweep_result,
+    check_grid,
+    default_group_size,
+    plan_groups,
+    train_group,
+)
+from mbplan.training.trainer import CRASH_ENV  # noqa: F401 - the test hook's variable
+
+logger = logging.getLogger(__name__)
+
+#: times Ray re-runs a task whose worker process died (each retry resumes from ``last.pt``).
+DEFAULT_MAX_RETRIES = 3
+
+
+def _import_ray():  # noqa: ANN202 - the ray module
+    try:
+        import ray
+    except ImportError:
+        from mbplan.errors import UserError
+
+        raise UserError(
+            "--ray: the ray package is not installed", 'pip install -e ".[ray]"'
+        ) from None
+    return ray
+
+
+def _group_task(configs: Sequence[TrainConfig]) -> list[RunOutcome]:
+    """The body of one Ray task: one torch thread per task (Ray gives each task one CPU)."""
+    return train_group(configs, threads=1)
+
+
+def connect(address: str) -> None:
+    """Join the Ray cluster at ``address`` (``auto``: the one started on this machine).
+
+    Does nothing if this process is already connected (e.g. a test's local cluster).
+
+    Raises:
+        UserError: if ray is missing or no cluster answers at ``address``.
+    """
+    ray = _import_ray()
+    if ray.is_initialized():
+        return
+    try:
+        ray.init(address=address, log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as err:
+        from mbplan.errors import UserError
+
+        raise UserError(
+            f"--ray {address}: no Ray cluster there ({' '.join(str(err).split())[:200]})",
+            "start one with 'ray start --head' and pass --ray auto, or give its address",
+        ) from None
+
+
+def train_configs_ray(
+    configs: Sequence[TrainConfig],
+    *,
+    group_size: int | None = None,
+    max_retries: int = DEFAULT_MAX_RETRIES,
+    say: Callable[[str], None] = logger.info,
+) -> SweepResult:
+    """Train every configuration in run groups, one Ray task per group, on the connected cluster.
+
+    Args:
+        configs: the runs (each with its own ``out`` on storage every node sees; checked with
+            :func:`check_grid` first).
+        group_size: runs per group; ``None`` picks the runs' device default.
+        max_retries: retries of a task whose worker died; each resumes from the checkpoints.
+        say: where the progress lines go.
+
+    Returns:
+        The finished, unfinished and failed runs.
+    """
+    ray = _import_ray()
+    check_grid(configs)
+    if not configs:
+        return SweepResult((), False, ())
+    size = default_group_size(configs[0].device) if group_size is None else group_size
+    groups = [[c.replace(progress=False) for c in group] for group in plan_groups(configs, size)]
+    env = {CRASH_ENV: os.environ[CRASH_ENV]} if os.environ.get(CRASH_ENV) else {}
+    task = ray.remote(num_cpus=1, max_retries=max_retries, runtime_env={"env_vars": env})(
+        _group_task
+    )
+    refs = [task.remote(group) for group in groups]
+    say(f"{len(configs)} runs in {len(groups)} groups as Ray tasks")
+    outcomes: list[RunOutcome] = []
+    pending = list(refs)
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        returned = ray.get(ready[0])
+        outcomes += returned
+        for outcome in returned:
+            say(f"finished: {outcome.out}" if outcome.error is None else f"failed: {outcome.out}")
+    return _sweep_result(configs, outcomes, False)
+
+
+def crash_after_checkpoint() -> None:
+    """Test hook: die once after a checkpoint, as a preempted worker would.
+
+    ``CRASH_ENV`` names a marker file; the first process to save a ``last.pt`` while the file does
+    not exist creates it and exits at once (``os._exit``).
+
+    Called by the trainer after every ``last.pt`` while the variable is set.
+    """
+    marker = os.environ.get(CRASH_ENV)
+    if not marker:
+        return
+    try:
+        with open(marker, "x", encoding="utf-8") as file:
+            file.write(f"{os.getpid()}\n")
+    except FileExistsError:
+        return
+    os._exit(1)
