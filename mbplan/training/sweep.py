@@ -321,7 +321,10 @@ def train_group(configs: Sequence[TrainConfig], threads: int | None = None) -> l
     elif todo:
         cache: dict[tuple[object, ...], object] = {}
         trainers = [
-            member_trainer(c, resume=status == "partial", cache=cache) for c, status in todo
+            member_trainer(c, resume=True, cache=cache, epochs=c.epochs, progress=c.progress)
+            if status == "partial"
+            else member_trainer(c, resume=False, cache=cache)
+            for c, status in todo
         ]
         for config, result in zip([c for c, _ in todo], GroupTrainer(trainers).fit(), strict=True):
             outcomes[config.out] = RunOutcome(config.out, result.interrupted, result.error)

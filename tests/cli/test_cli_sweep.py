@@ -52,11 +52,13 @@ def test_sweep_trains_every_point_and_writes_one_table(dataset, tmp_path, capsys
     stamps = {name: (out / name / "last.pt").stat().st_mtime_ns for name in names}
     assert main(argv) == 0
     assert {name: (out / name / "last.pt").stat().st_mtime_ns for name in names} == stamps
-    # more epochs resume the runs (each alone: train_group does not yet pass a larger epochs
-    # to resumed group members, see the report)
+    # more epochs resume the runs, alone and as resumed members of one group
     assert main([*argv, "--epochs", "3", "--group-size", "1"]) == 0
     rows = json.loads((out / "sweep.json").read_text())["rows"]
     assert [row["epochs"] for row in rows] == [3, 3, 3, 3]
+    assert main([*argv, "--epochs", "4", "--group-size", "4"]) == 0
+    rows = json.loads((out / "sweep.json").read_text())["rows"]
+    assert [row["epochs"] for row in rows] == [4, 4, 4, 4]
 
 
 def test_a_grid_point_equals_the_same_run_trained_alone(dataset, tmp_path, capsys):
