@@ -16,6 +16,12 @@ with ``elite_ratio = elites / population``, ``keep_elite_frac = 0.3`` and
 time spent inside the objective; the rest is the optimiser's overhead. A last row plans 16
 independent problems in one mbplan call (mbrl-lib has no batch axis).
 
+A second table puts mbplan's own paths side by side, ms per MPC step: ``eager`` (the model's NaN
+checks on, as ``mbplan plan`` ran before ``--nan-check`` became opt-in), ``eager, no checks``,
+and ``fixed`` (``ICEM(fixed_shape=True)``: preallocated buffers, no host sync in the step, checks
+off), at population 40 and 1000, horizon 30, 3 iterations, 1 and 16 problems per call, with a
+GateL0RD and a GRU world model (hidden 16). ``--quick`` runs fewer steps and rounds.
+
 mbrl-lib is optional (``pip install --no-deps mbrl==0.2.0 "omegaconf<2.1" termcolor``): its
 column is skipped when it is absent. ``hydra`` is stubbed in ``sys.modules`` (hydra-core 1.0.3 does
 not import on Python 3.11; ``ICEMOptimizer`` never calls it), and so is ``omegaconf`` when its
@@ -24,7 +30,7 @@ not import on Python 3.11; ``ICEMOptimizer`` never calls it), and so is ``omegac
 Usage (from the repository root)::
 
     python benchmarks/planning.py [--device cpu|cuda] [--steps 10] [--rounds 5] [--threads 1]
-                                  [--profile]
+                                  [--profile] [--quick] [--only peer|paths]
 """
 
 from __future__ import annotations
@@ -88,13 +94,19 @@ def import_mbrl_icem() -> type | None:
 class TimedCost:
     """Wrap a batched cost ``(B, P, H, A) -> (B, P)``; count sequences and time spent inside."""
 
-    def __init__(self, cost: Callable[[torch.Tensor], torch.Tensor], device: torch.device) -> None:
-        self.cost, self.device = cost, device
+    def __init__(
+        self,
+        cost: Callable[[torch.Tensor], torch.Tensor],
+        device: torch.device,
+        *,
+        sync: bool = True,
+    ) -> None:
+        self.cost, self.device, self.sync = cost, device, sync
         self.seconds, self.sequences = 0.0, 0
 
     def _sync(self) -> None:
-        """Wait for queued GPU work, so that the objective's time is measured."""
-        if self.device.type == "cuda":
+        """Wait for queued GPU work, so that the objective's time is measured (unless not)."""
+        if self.sync and self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
     def __call__(self, actions: torch.Tensor) -> torch.Tensor:
@@ -123,7 +135,7 @@ def analytic_cost(horizon: int, device: torch.device) -> Callable[[torch.Tensor]
 
 
 def world_model_cost(
-    batch: int, device: torch.device
+    batch: int, device: torch.device, core: str = "gatel0rd", check_nan: bool = False
 ) -> Callable[[torch.Tensor], torch.Tensor] | None:
     try:
         from mbplan.models import make_world_model, preset
@@ -132,18 +144,20 @@ def world_model_cost(
     generator = torch.Generator().manual_seed(0)
     torch.manual_seed(0)  # weight init of the untrained model (a script may seed globally)
     options = {**preset("rrc"), "hidden_size": 16}
-    model = make_world_model("gatel0rd", obs_dim=OBS_DIM, action_dim=ACTION_DIM, **options)
+    model = make_world_model(core, obs_dim=OBS_DIM, action_dim=ACTION_DIM, **options)
     model = model.to(device).eval()
     obs_context = (torch.rand(batch, model.k, OBS_DIM, generator=generator) * 2 - 1).to(device)
     act_context = torch.zeros(batch, model.k, ACTION_DIM, device=device)
     with torch.no_grad():
         state = model.initial_state(obs_context, act_context)
     return make_objective(
-        model, state, obs_context[:, -1], RRCCost(), rollout_kwargs={"check_nan": False}
+        model, state, obs_context[:, -1], RRCCost(), rollout_kwargs={"check_nan": check_nan}
     )
 
 
-def mbplan_stepper(setting: Setting, cost: TimedCost, batch: int) -> Callable[[], None]:
+def mbplan_stepper(
+    setting: Setting, cost: TimedCost, batch: int, fixed_shape: bool = False
+) -> Callable[[], None]:
     """One MPC step of mbplan's iCEM per call: plan, read the action on the host, shift."""
     device = cost.device
     planner = ICEM(
@@ -154,6 +168,7 @@ def mbplan_stepper(setting: Setting, cost: TimedCost, batch: int) -> Callable[[]
         elites=setting.elites,
         iterations=setting.iterations,
         generator=torch.Generator(device=device).manual_seed(0),
+        fixed_shape=fixed_shape,
     )
     planner.reset(batch)
 
@@ -244,6 +259,39 @@ def fmt(value: float | None, digits: int = 2) -> str:
     return "-" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
+#: the paths of the second table: (column, fixed_shape, model NaN checks)
+PATHS = (("eager", False, True), ("eager, no checks", False, False), ("fixed", True, False))
+
+
+def compare_paths(device: torch.device, steps: int, warmup: int, rounds: int) -> None:
+    """Print ms per MPC step of mbplan's eager and fixed-shape paths, side by side."""
+    print(
+        "\n| model | population | problems | "
+        + " | ".join(f"{name} ms/step" for name, _, _ in PATHS)
+        + " | eager / fixed |\n|"
+        + "---|" * (len(PATHS) + 4)
+    )
+    for core in ("gatel0rd", "gru"):
+        for setting in SETTINGS:
+            for batch in (1, BATCHED_PROBLEMS):
+                steppers = {}
+                for name, fixed_shape, check_nan in PATHS:
+                    raw = world_model_cost(batch, device, core, check_nan)
+                    if raw is None:
+                        print(f"| {core} | mbplan.models not importable |")
+                        return
+                    cost = TimedCost(raw, device, sync=False)
+                    steppers[name] = (mbplan_stepper(setting, cost, batch, fixed_shape), cost)
+                timings = measure(steppers, steps, warmup, rounds)
+                ratio = timings["eager"]["ms"] / timings["fixed"]["ms"]
+                cells = " | ".join(fmt(timings[name]["ms"]) for name, _, _ in PATHS)
+                print(
+                    f"| {core} (hidden 16) | {setting.population} | {batch} | {cells} | "
+                    f"{fmt(ratio)}x |",
+                    flush=True,
+                )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cpu", help="torch device (cpu)")
@@ -252,7 +300,15 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3, help="untimed MPC steps first (3)")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (torch default)")
     parser.add_argument("--profile", action="store_true", help="torch.profiler of mbplan cells")
+    parser.add_argument(
+        "--quick", action="store_true", help="3 steps, 3 rounds, 1 warm-up step (a first look)"
+    )
+    parser.add_argument(
+        "--only", choices=("peer", "paths"), help="only the mbrl-lib table or the paths table"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.steps, args.rounds, args.warmup = 3, 3, 1
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -265,6 +321,10 @@ def main() -> None:
     if icem_cls is None:
         print("mbrl-lib not installed: its column is skipped")
 
+    if args.only != "peer":
+        compare_paths(device, args.steps, args.warmup, args.rounds)
+    if args.only == "paths":
+        return
     header = (
         "| objective | setting | mbplan ms/step | obj ms | seq/step | mbrl-lib ms/step | "
         "obj ms | seq/step | speed-up |"

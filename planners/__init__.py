@@ -7,6 +7,7 @@ protocols in :mod:`planners.protocols`.
 from __future__ import annotations
 
 from planners.action_box import ActionBox
+from planners.agent import MPCAgent
 from planners.cem import CEM
 from planners.colored_noise import ColoredNoise, powerlaw_psd_gaussian
 from planners.costs import RRCCost, ShepherdCost, reduce_along_trajectory, task_cost_for
@@ -27,6 +28,7 @@ __all__ = [
     "CEM",
     "ICEM",
     "MPPI",
+    "MPCAgent",
     "PLANNING_TASKS",
     "PlanningTask",
     "SuccessSummary",

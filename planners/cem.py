@@ -34,6 +34,7 @@ class CEM(ICEM):
         generator: source of all randomness, on the planner's device.
         device: device of the planner.
         dtype: floating dtype of the actions.
+        fixed_shape: preallocated buffers and no host sync per step (see :class:`ICEM`).
     """
 
     def __init__(
@@ -50,6 +51,7 @@ class CEM(ICEM):
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        fixed_shape: bool = False,
     ) -> None:
         super().__init__(
             action_low,
@@ -69,4 +71,5 @@ class CEM(ICEM):
             generator=generator,
             device=device,
             dtype=dtype,
+            fixed_shape=fixed_shape,
         )

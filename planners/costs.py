@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -60,6 +61,24 @@ SHEPHERD_CATCH_THRESHOLD = 0.1
 SHEPHERD_SUCCESS_FACTOR = 1.2
 
 
+@lru_cache(maxsize=64)
+def constant(values: tuple[float, ...], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """A constant vector made once per (values, device, dtype), not on every cost call.
+
+    Building it per call is a host-to-device copy every MPC iteration on a GPU. The cached tensor
+    is shared: do not modify it.
+
+    Args:
+        values: the entries.
+        device: its device.
+        dtype: its dtype.
+
+    Returns:
+        ``(len(values),)`` tensor.
+    """
+    return torch.tensor(values, device=device, dtype=dtype)
+
+
 def _check_obs(obs: torch.Tensor, min_dim: int, task: str) -> None:
     if obs.ndim < 1 or obs.shape[-1] < min_dim:
         raise ValueError(
@@ -90,7 +109,7 @@ class RRCCost:
             ``(...)`` distances.
         """
         _check_obs(obs, 4, "RRC")
-        goal = torch.tensor(self.goal, device=obs.device, dtype=obs.dtype)
+        goal = constant(tuple(self.goal), obs.device, obs.dtype)
         return torch.linalg.vector_norm(obs[..., RRC_ROBOT_SLICE] - goal, dim=-1)
 
     def is_success(self, obs: np.ndarray, info: Mapping[str, Any]) -> bool:
@@ -128,11 +147,9 @@ class ShepherdCost:
             ``(cage (..., 2), sheep (..., 2))``; a hidden sheep comes out at ``(2, 0)``.
         """
         _check_obs(obs, 6, "Shepherd")
-        offset = torch.tensor(SHEPHERD_POS_OFFSET, device=obs.device, dtype=obs.dtype)
+        offset = constant(SHEPHERD_POS_OFFSET, obs.device, obs.dtype)
         cage = SHEPHERD_POS_SCALE * obs[..., SHEPHERD_CAGE_SLICE] + offset
-        sheep_offset = torch.tensor(
-            (SHEPHERD_SHEEP_X_OFFSET, 0.0), device=obs.device, dtype=obs.dtype
-        )
+        sheep_offset = constant((SHEPHERD_SHEEP_X_OFFSET, 0.0), obs.device, obs.dtype)
         sheep = obs[..., SHEPHERD_SHEEP_SLICE] + sheep_offset
         return cage, sheep
 

@@ -39,7 +39,7 @@ import math
 import torch
 
 from planners.action_box import ArrayLike
-from planners.ranking import BestSequence, CostFn, check_some_finite, evaluate_costs
+from planners.ranking import BestSequence, CostFn, evaluate_costs
 from planners.sampling import SamplingPlanner, check_fraction, check_positive_int
 
 logger = logging.getLogger(__name__)
@@ -99,6 +99,11 @@ class ICEM(SamplingPlanner):
         generator: source of all randomness, on the planner's device.
         device: device of the planner (see :class:`~planners.sampling.SamplingPlanner`).
         dtype: floating dtype of the actions.
+        fixed_shape: preallocate every buffer (candidates, costs, elites, carried elites, warm
+            start) in :meth:`reset` for the known schedule, call ``cost_fn`` with the same
+            population sizes at every MPC step, and do no host synchronisation in :meth:`plan`:
+            a problem without a finite cost is flagged (:meth:`nonfinite_problems`) instead of
+            raising. Same draws and same plans as the eager path (False).
 
     Raises:
         ValueError: for any argument outside its range, naming it.
@@ -124,6 +129,7 @@ class ICEM(SamplingPlanner):
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        fixed_shape: bool = False,
     ) -> None:
         super().__init__(
             action_low,
@@ -134,6 +140,7 @@ class ICEM(SamplingPlanner):
             generator=generator,
             device=device,
             dtype=dtype,
+            fixed_shape=fixed_shape,
         )
         self.population = check_positive_int(population, "population", minimum=2)
         self.iterations = check_positive_int(iterations, "iterations")
@@ -164,6 +171,19 @@ class ICEM(SamplingPlanner):
         self.last_iteration_sizes: list[tuple[int, int]] = []
         self._elites: torch.Tensor | None = None  # (B, K, H, A) of the last iteration, cost-sorted
         self._carried: torch.Tensor | None = None  # (B, reused, H - 1, A) shifted best elites
+        self._buffers: _FixedBuffers | None = None
+
+    @property
+    def _keeps_best(self) -> bool:
+        # With kept elites the best candidate of every iteration is carried into the next one, so
+        # the best of the last candidate set (elite 0) is the best seen; otherwise track it.
+        return self.keep_previous_elites and self.num_reused > 0
+
+    def _extra_candidates(self, iteration: int) -> int:
+        """Candidates beyond the sampled ones: shifted elites at 0, kept elites later."""
+        if iteration == 0:
+            return self.num_reused if self.shift_elites else 0
+        return self.num_reused if self._keeps_best else 0
 
     def reset(self, batch_size: int = 1) -> None:
         """Start an episode: midpoint mean, initial std, and no elites carried over.
@@ -174,10 +194,16 @@ class ICEM(SamplingPlanner):
         super().reset(batch_size)
         self._elites = None
         self._carried = None
+        self._buffers = None
+        if self.fixed_shape:
+            self._buffers = _FixedBuffers(self, batch_size)
 
     def shift(self) -> None:
         """Advance the warm start by one step: shift mean and best elites, reset the std."""
         super().shift()
+        if self._buffers is not None:
+            self._buffers.shift_elites(self)
+            return
         self._carried = None
         if self.shift_elites and self._elites is not None and self.num_reused > 0:
             self._carried = self._elites[:, : self.num_reused, 1:]
@@ -215,9 +241,9 @@ class ICEM(SamplingPlanner):
             ValueError: if ``cost_fn`` returns the wrong shape, or no finite cost for some problem.
         """
         mean, std = self._require_reset()
-        # With kept elites the best candidate of every iteration is carried into the next one, so
-        # the best of the last candidate set (elite 0) is the best seen; otherwise track it.
-        keeps_best = self.keep_previous_elites and self.num_reused > 0
+        if self._buffers is not None:
+            return self._plan_fixed(cost_fn, self._buffers)
+        keeps_best = self._keeps_best
         best = None
         if self.iterations > 1 and not keeps_best:
             best = BestSequence(
@@ -249,9 +275,115 @@ class ICEM(SamplingPlanner):
             plan, plan_costs = elites[:, 0].clone(), elite_costs[:, 0]
         else:
             plan, plan_costs = best.actions, best.costs
-        check_some_finite(plan_costs)
+        self._report_plan_costs(plan_costs)
         self._set_distribution(mean, std)
         self._elites = elites
         self._carried = None
         self.last_iteration_sizes = sizes
         return plan
+
+    def _plan_fixed(self, cost_fn: CostFn, buffers: _FixedBuffers) -> torch.Tensor:
+        """:meth:`plan` on the preallocated buffers: same draws, same ranking, no host sync.
+
+        Iteration 0 always evaluates ``N_0 + reused`` candidates; before the first shift the
+        reused slots hold the box midpoint and rank last (cost ``+inf``), so the result equals
+        the eager path, which evaluates ``N_0`` only.
+        """
+        mean, std = buffers.mean, buffers.std
+        best = buffers.best
+        if best is not None:
+            best.clear()
+        last = self.iterations - 1
+        sizes: list[tuple[int, int]] = []
+        for iteration, count in enumerate(self.schedule):
+            candidates, costs = buffers.candidates[iteration], buffers.costs[iteration]
+            samples = self.sample(mean, std, count, out=candidates[:, :count])
+            if iteration == last and self.mean_as_sample:
+                samples[:, 0] = mean
+            extra = candidates.shape[1] - count
+            simulated = count
+            if iteration == 0 and extra:
+                simulated = candidates.shape[1]
+                carried = candidates[:, count:]
+                if buffers.has_carried:
+                    fresh = self.sample(mean, std, extra)
+                    carried[:, :, :-1] = buffers.carried
+                    carried[:, :, -1:] = fresh[:, :, -1:]
+                else:
+                    carried.copy_(self.box.middle)
+            costs[:, :simulated] = evaluate_costs(cost_fn, candidates[:, :simulated])
+            if iteration == 0 and extra and not buffers.has_carried:
+                costs[:, count:] = math.inf
+            elif iteration > 0 and extra:
+                candidates[:, count:] = buffers.elites[:, :extra]
+                costs[:, count:] = buffers.elite_costs[:, :extra]
+            usable = count if iteration == 0 and not buffers.has_carried else costs.shape[1]
+            sizes.append((min(simulated, usable), usable))
+            if best is not None:
+                best.update(candidates, costs)
+            torch.topk(
+                costs,
+                self.num_elites,
+                dim=1,
+                largest=False,
+                out=(buffers.elite_costs, buffers.elite_index),
+            )
+            torch.gather(
+                candidates,
+                1,
+                buffers.elite_index[:, :, None, None].expand(-1, -1, *candidates.shape[2:]),
+                out=buffers.elites,
+            )
+            new_mean, new_std = self._refit(buffers.elites, mean, std)
+            mean.copy_(new_mean)
+            std.copy_(new_std)
+        if best is None:
+            plan, plan_costs = buffers.elites[:, 0].clone(), buffers.elite_costs[:, 0]
+        else:
+            plan, plan_costs = best.actions.clone(), best.costs
+        self._report_plan_costs(plan_costs)
+        buffers.has_carried = False
+        self._elites = buffers.elites
+        self.last_iteration_sizes = sizes
+        return plan
+
+
+class _FixedBuffers:
+    """Every tensor of an iCEM MPC step, allocated once per (batch, schedule, horizon, action dim).
+
+    Attributes:
+        candidates: per iteration ``(B, N_i + extra_i, H, A)``; the sampled ones first.
+        costs: per iteration ``(B, N_i + extra_i)`` ranking costs.
+        elites: ``(B, K, H, A)`` cost-sorted elites of the last iteration; ``elite_costs``,
+            ``elite_index`` ``(B, K)``.
+        carried: ``(B, reused, H - 1, A)`` the shifted best elites of the previous MPC step,
+            valid when ``has_carried``.
+        best: the best sequence seen, when kept elites do not carry it.
+    """
+
+    def __init__(self, planner: ICEM, batch: int) -> None:
+        mean, std = planner._require_reset()
+        self.mean, self.std = mean, std
+        horizon, action_dim = planner.horizon, planner.action_dim
+        options = {"device": planner.device, "dtype": planner.dtype}
+        self.candidates = []
+        self.costs = []
+        for iteration, count in enumerate(planner.schedule):
+            total = count + planner._extra_candidates(iteration)
+            self.candidates.append(torch.empty(batch, total, horizon, action_dim, **options))
+            self.costs.append(torch.empty(batch, total, **options))
+        elites = planner.num_elites
+        self.elites = torch.zeros(batch, elites, horizon, action_dim, **options)
+        self.elite_costs = torch.empty(batch, elites, **options)
+        self.elite_index = torch.empty(batch, elites, dtype=torch.int64, device=planner.device)
+        self.carried = torch.empty(batch, planner.num_reused, horizon - 1, action_dim, **options)
+        self.has_carried = False
+        self.best = None
+        if planner.iterations > 1 and not planner._keeps_best:
+            self.best = BestSequence(batch, horizon, action_dim, **options)
+
+    def shift_elites(self, planner: ICEM) -> None:
+        """Store the shifted best elites of the plan just made (after :meth:`ICEM.shift`)."""
+        if planner.shift_elites and planner.num_reused > 0 and planner._elites is not None:
+            self.carried.copy_(self.elites[:, : planner.num_reused, 1:])
+            self.has_carried = True

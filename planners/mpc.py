@@ -23,7 +23,6 @@ env and step, and a warning); the other episodes of the batch go on. The same lo
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,9 +30,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from planners.costs import Reduction, reduce_along_trajectory
+from planners.agent import MPCAgent
+from planners.costs import Reduction
+from planners.objective import make_objective  # noqa: F401  (re-exported)
 from planners.protocols import RecurrentWorldModel, StepEnv, TaskCost
-from planners.ranking import CostFn
 from planners.sampling import SamplingPlanner
 
 logger = logging.getLogger(__name__)
@@ -58,6 +58,8 @@ class EpisodeResult:
         frames: ``steps + 1`` rendered frames ``(height, width, 3)`` uint8, when rendered.
         plan_seconds: wall time of each planning call of this episode (shared with the batch).
         error: why the episode was cut short (an env's non-finite observation), else ``None``.
+        nonfinite_plan: a fixed-shape planner saw no finite cost in some plan of this episode
+            (read once at its end; an eager planner raises instead).
     """
 
     seed: int | None
@@ -72,6 +74,7 @@ class EpisodeResult:
     frames: list[np.ndarray] | None = None
     plan_seconds: list[float] = field(default_factory=list)
     error: str | None = None
+    nonfinite_plan: bool = False
 
     @property
     def steps(self) -> int:
@@ -91,56 +94,6 @@ def success_rate(results: Sequence[EpisodeResult]) -> float:
     return sum(r.success for r in results) / len(results) if results else 0.0
 
 
-def make_objective(
-    model: RecurrentWorldModel,
-    state: torch.Tensor,
-    obs: torch.Tensor,
-    task: TaskCost,
-    *,
-    reduction: Reduction = "sum",
-    rows: torch.Tensor | None = None,
-    rollout_kwargs: Mapping[str, Any] | None = None,
-) -> CostFn:
-    """Cost function of action sequences through the model's rollout.
-
-    Args:
-        model: world model with ``rollout``.
-        state: ``(B, state_size)`` filtered states.
-        obs: ``(B, obs_dim)`` current real observations.
-        task: per-step task cost of predicted observations.
-        reduction: how step costs are reduced along the horizon.
-        rows: ``(n,)`` int64 indices of the problems to evaluate; the others get cost 0 without a
-            rollout. All problems when ``None``.
-        rollout_kwargs: extra keyword arguments of ``model.rollout`` (e.g. ``check_nan=False`` for
-            mbplan's world models, which skips their one host synchronisation per call).
-
-    Returns:
-        ``cost_fn(actions (B, P, H, A)) -> costs (B, P)``.
-    """
-    extra = dict(rollout_kwargs or {})
-
-    @torch.no_grad()
-    def cost_fn(actions: torch.Tensor) -> torch.Tensor:
-        batch, population, horizon, action_dim = actions.shape
-        chosen = actions if rows is None else actions.index_select(0, rows)
-        sel_state = state if rows is None else state.index_select(0, rows)
-        sel_obs = obs if rows is None else obs.index_select(0, rows)
-        n = chosen.shape[0]
-        flat_state = sel_state.unsqueeze(1).expand(n, population, -1).reshape(n * population, -1)
-        flat_obs = sel_obs.unsqueeze(1).expand(n, population, -1).reshape(n * population, -1)
-        pred, _ = model.rollout(
-            flat_state, flat_obs, chosen.reshape(n * population, horizon, action_dim), **extra
-        )
-        costs = reduce_along_trajectory(task.step_cost(pred), reduction).reshape(n, population)
-        costs = costs.to(actions.dtype)
-        if rows is None:
-            return costs
-        full = torch.zeros(batch, population, device=costs.device, dtype=costs.dtype)
-        return full.index_copy(0, rows, costs)
-
-    return cost_fn
-
-
 class _EpisodeRecorder:
     """Per-env lists that become an :class:`EpisodeResult`."""
 
@@ -150,6 +103,7 @@ class _EpisodeRecorder:
         self.index = index
         self.seed = seed
         self.error: str | None = None
+        self.nonfinite_plan = False
         self.task = task
         self.observations = [np.asarray(obs, dtype=np.float32)]
         self.actions: list[np.ndarray] = []
@@ -221,6 +175,7 @@ class _EpisodeRecorder:
             frames=list(self.frames) if self.frames else None,
             plan_seconds=plan_seconds,
             error=self.error,
+            nonfinite_plan=self.nonfinite_plan,
         )
 
 
@@ -243,6 +198,26 @@ def _last_observations(recorders: list[_EpisodeRecorder], device: torch.device) 
     return torch.as_tensor(np.stack([r.last_finite_observation for r in recorders]), device=device)
 
 
+def _record_plan(
+    agent: MPCAgent,
+    recorders: list[_EpisodeRecorder],
+    active: np.ndarray,
+    record_predictions: bool,
+    record_states: bool,
+) -> None:
+    """Keep the rollout of the plan just made and the filtered state, for the active envs."""
+    assert agent.plan is not None and agent.state is not None and agent.current is not None
+    if record_predictions:
+        with torch.no_grad():
+            predicted, _ = agent.model.rollout(agent.state, agent.current, agent.plan)
+        predicted = predicted.detach().cpu().numpy()
+    for b in active:
+        if record_predictions:
+            recorders[b].predictions.append(predicted[b])
+        if record_states:
+            recorders[b].model_states.append(agent.state[b].detach().cpu().numpy())
+
+
 def run_mpc(
     envs: Sequence[StepEnv],
     model: RecurrentWorldModel,
@@ -258,6 +233,7 @@ def run_mpc(
     record_states: bool = False,
     render: bool = False,
     rollout_kwargs: Mapping[str, Any] | None = None,
+    step_kwargs: Mapping[str, Any] | None = None,
     on_step: Callable[[int], None] | None = None,
 ) -> list[EpisodeResult]:
     """Run one MPC episode in each env, all planned together.
@@ -277,6 +253,7 @@ def run_mpc(
         record_states: keep the filtered model state at every planning step.
         render: keep a frame after the reset and after every step.
         rollout_kwargs: extra keyword arguments of ``model.rollout`` in the objective.
+        step_kwargs: extra keyword arguments of ``model.step`` when filtering.
         on_step: called with the env step count after every control step (progress bars).
 
     Returns:
@@ -312,65 +289,38 @@ def run_mpc(
         recorders.append(_EpisodeRecorder(b, seed, obs, info, task))
         if render:
             recorders[-1].frames.append(np.asarray(env.render()))
-    planner.reset(batch)
+    agent = MPCAgent(
+        model,
+        planner,
+        task,
+        reduction=reduction,
+        warmup_action=warmup_action,
+        rollout_kwargs=rollout_kwargs,
+        step_kwargs=step_kwargs,
+    )
+    agent.reset(_last_observations(recorders, device))
     plan_seconds: list[float] = []
-
-    # 1-2: warm-up actions, then filter the model's state through them.
-    warm_actions = np.broadcast_to(warmup_action, (batch, action_dim))
-    for _ in range(warmup):
-        _step_envs(envs, recorders, warm_actions, render)
-    context = [
-        np.stack(r.observations[: warmup + 1])
-        if r.error is None
-        else np.repeat(r.last_finite_observation[None], warmup + 1, 0)
-        for r in recorders
-    ]
-    if any(len(c) < warmup + 1 for c in context):  # an env ended during the warm-up
-        context = [np.concatenate([c, np.repeat(c[-1:], warmup + 1 - len(c), 0)]) for c in context]
-    obs_context = torch.as_tensor(np.stack(context), device=device, dtype=dtype)
-    act_context = torch.as_tensor(np.array(warm_actions[:, None].repeat(warmup, 1)), device=device)
-    act_context = act_context.to(dtype)
-    with torch.no_grad():
-        state = model.initial_state(obs_context[:, :warmup], act_context)
-        for t in range(warmup):
-            _, state, _ = model.step(obs_context[:, t], act_context[:, t], state)
-    current = obs_context[:, warmup]
-
-    # 3-4: plan, execute, filter.
-    steps = warmup
+    steps = 0
     while steps < max_steps and not all(r.done for r in recorders):
-        active = [b for b, r in enumerate(recorders) if not r.done]
-        rows = None if len(active) == batch else torch.tensor(active, device=device)
-        cost_fn = make_objective(
-            model,
-            state,
-            current,
-            task,
-            reduction=reduction,
-            rows=rows,
-            rollout_kwargs=rollout_kwargs,
-        )
-        start = time.perf_counter()
-        plan = planner.plan(cost_fn)
-        actions = plan[:, 0].detach().cpu().numpy()
-        plan_seconds.append(time.perf_counter() - start)
-        if record_predictions:
-            with torch.no_grad():
-                predicted, _ = model.rollout(state, current, plan)
-            predicted = predicted.detach().cpu().numpy()
-        for b in active:
-            if record_predictions:
-                recorders[b].predictions.append(predicted[b])
-            if record_states:
-                recorders[b].model_states.append(state[b].detach().cpu().numpy())
+        active = np.array([not r.done for r in recorders])
+        actions = agent.act(_last_observations(recorders, device).to(dtype), active=active)
+        actions = actions.detach().cpu().numpy()
+        if agent.replanned:  # (the warm-up steps do not plan)
+            plan_seconds.append(agent.last_plan_seconds)
+            rows = np.flatnonzero(active)
+            _record_plan(agent, recorders, rows, record_predictions, record_states)
         _step_envs(envs, recorders, actions, render)
-        executed = torch.as_tensor(actions, device=device, dtype=dtype)
-        with torch.no_grad():
-            _, state, _ = model.step(current, executed, state)
-        current = _last_observations(recorders, device).to(dtype)
-        planner.shift()
         steps += 1
-        logger.debug("MPC step %d: %d of %d envs active", steps, len(active), batch)
-        if on_step is not None:
+        logger.debug("MPC step %d: %d of %d envs active", steps, int(active.sum()), batch)
+        if on_step is not None and steps > warmup:
             on_step(steps)
+    flagged = agent.nonfinite_problems() if planner.fixed_shape else np.zeros(batch, bool)
+    for recorder, bad in zip(recorders, flagged, strict=True):
+        recorder.nonfinite_plan = bool(bad)
+        if bad:
+            logger.warning(
+                "env %d (seed %s): some plan saw no finite cost (the model predicted NaN/inf)",
+                recorder.index,
+                recorder.seed,
+            )
     return [r.result(warmup, action_dim, plan_seconds) for r in recorders]

@@ -63,6 +63,9 @@ class MPPI(SamplingPlanner):
         generator: source of all randomness, on the planner's device.
         device: device of the planner.
         dtype: floating dtype of the actions.
+        fixed_shape: preallocate the samples, best sequence and warm start in :meth:`reset` and
+            do no host synchronisation in :meth:`plan`; a problem whose costs are all NaN or
+            ``+inf`` is flagged (:meth:`nonfinite_problems`) instead of raising (False).
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class MPPI(SamplingPlanner):
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        fixed_shape: bool = False,
     ) -> None:
         super().__init__(
             action_low,
@@ -90,6 +94,7 @@ class MPPI(SamplingPlanner):
             generator=generator,
             device=device,
             dtype=dtype,
+            fixed_shape=fixed_shape,
         )
         self.population = check_positive_int(population, "population")
         self.iterations = check_positive_int(iterations, "iterations")
@@ -97,6 +102,22 @@ class MPPI(SamplingPlanner):
             temperature, "temperature", low=0.0, high=math.inf, open_low=True
         )
         self.return_best = bool(return_best)
+        self._samples: torch.Tensor | None = None
+        self._best: BestSequence | None = None
+
+    def reset(self, batch_size: int = 1) -> None:
+        """Start an episode (see :meth:`SamplingPlanner.reset`); fixed-shape buffers are made here.
+
+        Args:
+            batch_size: number of independent problems ``B``.
+        """
+        super().reset(batch_size)
+        self._samples = self._best = None
+        if self.fixed_shape:
+            options = {"device": self.device, "dtype": self.dtype}
+            shape = (batch_size, self.population, self.horizon, self.action_dim)
+            self._samples = torch.empty(shape, **options)
+            self._best = BestSequence(batch_size, self.horizon, self.action_dim, **options)
 
     def plan(self, cost_fn: CostFn) -> torch.Tensor:
         """Run the MPPI updates of one MPC step for all problems.
@@ -114,15 +135,20 @@ class MPPI(SamplingPlanner):
             ValueError: if ``cost_fn`` returns the wrong shape, or no finite cost for some problem.
         """
         mean, std = self._require_reset()
-        best = BestSequence(
-            mean.shape[0], self.horizon, self.action_dim, device=self.device, dtype=self.dtype
-        )
+        best = self._best
+        if best is None:
+            best = BestSequence(
+                mean.shape[0], self.horizon, self.action_dim, device=self.device, dtype=self.dtype
+            )
+        else:
+            best.clear()
         for _ in range(self.iterations):
-            samples = self.sample(mean, std, self.population)
+            samples = self.sample(mean, std, self.population, out=self._samples)
             costs = evaluate_costs(cost_fn, samples)
             best.update(samples, costs)
             weights = mppi_weights(costs, self.temperature)
             mean = torch.einsum("bp,bpha->bha", weights, samples)
-        best.check()
-        self._set_distribution(mean, std)
-        return best.actions if self.return_best else mean.clone()
+            self._set_distribution(mean, std)
+            mean = self._require_reset()[0]
+        self._report_plan_costs(best.costs)
+        return best.actions.clone() if self.return_best else mean.clone()

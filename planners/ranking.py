@@ -111,8 +111,14 @@ class BestSequence:
         index = best_index[:, None, None, None].expand(-1, 1, *candidates.shape[2:])
         best_actions = torch.gather(candidates, 1, index)[:, 0]
         better = best_cost < self.costs
-        self.costs = torch.where(better, best_cost, self.costs)
-        self.actions = torch.where(better[:, None, None], best_actions, self.actions)
+        # in place: the buffers of a fixed-shape planner keep their storage
+        self.actions.copy_(torch.where(better[:, None, None], best_actions, self.actions))
+        self.costs.copy_(torch.where(better, best_cost, self.costs))
+
+    def clear(self) -> None:
+        """Forget the incumbent (costs ``+inf``), in place."""
+        self.costs.fill_(math.inf)
+        self.actions.zero_()
 
     def check(self) -> None:
         """Raise if some problem saw no finite cost (see :func:`check_some_finite`)."""

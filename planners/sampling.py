@@ -17,7 +17,7 @@ import torch
 
 from planners.action_box import ActionBox, ArrayLike
 from planners.colored_noise import ColoredNoise
-from planners.ranking import CostFn
+from planners.ranking import CostFn, check_some_finite
 
 
 def _same_device(first: torch.device, second: torch.device) -> bool:
@@ -101,6 +101,7 @@ class SamplingPlanner(ABC):
         generator: torch.Generator | None,
         device: torch.device | str | None,
         dtype: torch.dtype | None,
+        fixed_shape: bool = False,
     ) -> None:
         if device is None and not isinstance(action_low, torch.Tensor) and generator is not None:
             device = generator.device
@@ -121,6 +122,11 @@ class SamplingPlanner(ABC):
         )
         self._mean: torch.Tensor | None = None
         self._std: torch.Tensor | None = None
+        #: fixed-shape mode: buffers preallocated by :meth:`reset`, updated in place, and no host
+        #: synchronisation in :meth:`plan` (non-finite plans are flagged, see
+        #: :meth:`nonfinite_problems`, instead of raising).
+        self.fixed_shape = bool(fixed_shape)
+        self._nonfinite: torch.Tensor | None = None
 
     # ------------------------------------------------------------------ state
     @property
@@ -164,7 +170,53 @@ class SamplingPlanner(ABC):
         return self._mean, self._std
 
     def _set_distribution(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        if self.fixed_shape and self._mean is not None and self._std is not None:
+            if mean is not self._mean:
+                self._mean.copy_(mean)
+            if std is not self._std:
+                self._std.copy_(std)
+            return
         self._mean, self._std = mean, std
+
+    def _report_plan_costs(self, best_costs: torch.Tensor) -> None:
+        """Deal with problems whose best cost is NaN or ``+inf`` (no usable sequence).
+
+        Eager mode raises at once (:func:`~planners.ranking.check_some_finite`, one host
+        synchronisation); fixed-shape mode only sets the problems' flags on the device, read once
+        per episode through :meth:`nonfinite_problems` or :meth:`check_finite`.
+
+        Args:
+            best_costs: ``(batch,)`` the ranking cost of each problem's returned plan.
+        """
+        if not self.fixed_shape or self._nonfinite is None:
+            check_some_finite(best_costs)
+            return
+        self._nonfinite.logical_or_(~(best_costs < math.inf))
+
+    def nonfinite_problems(self) -> torch.Tensor:
+        """``(batch,)`` bool: problems for which some plan since :meth:`reset` saw no finite cost.
+
+        Always all ``False`` in eager mode, which raises instead. Reading it on the host is one
+        synchronisation: do it once per episode.
+        """
+        batch = self.batch_size
+        if self._nonfinite is None:
+            return torch.zeros(batch, dtype=torch.bool, device=self.device)
+        return self._nonfinite.clone()
+
+    def check_finite(self) -> None:
+        """Raise if some plan since :meth:`reset` saw no finite cost (one host synchronisation).
+
+        Raises:
+            ValueError: naming the problems.
+        """
+        flags = self.nonfinite_problems()
+        if bool(flags.any()):
+            bad = torch.nonzero(flags).flatten().tolist()
+            raise ValueError(
+                f"cost_fn returned no finite cost for problem(s) {bad} in some plan of this "
+                "episode: NaN and +inf rank last, so those plans executed an arbitrary sequence"
+            )
 
     def _initial_std_like(self, batch_size: int) -> torch.Tensor:
         return self.initial_std.expand(batch_size, self.horizon, self.action_dim).clone()
@@ -177,7 +229,11 @@ class SamplingPlanner(ABC):
         """
         batch_size = check_positive_int(batch_size, "batch_size")
         mean = self.box.middle.expand(batch_size, self.horizon, self.action_dim).clone()
+        self._mean = self._std = None  # a new batch size gets new buffers
         self._set_distribution(mean, self._initial_std_like(batch_size))
+        self._nonfinite = None
+        if self.fixed_shape:
+            self._nonfinite = torch.zeros(batch_size, dtype=torch.bool, device=self.device)
 
     def shift(self) -> None:
         """Advance the warm start by one control step (call after executing an action).
@@ -185,26 +241,37 @@ class SamplingPlanner(ABC):
         The mean moves one step earlier and keeps its last entry for the new last step (the
         reference's "preserve the last one"); the std is reset to its initial value.
         """
-        mean, _ = self._require_reset()
+        mean, std = self._require_reset()
+        if self.fixed_shape:  # in place, no new buffers
+            mean[:, :-1] = mean[:, 1:].clone()
+            std.copy_(self.initial_std)
+            return
         shifted = torch.cat([mean[:, 1:], mean[:, -1:]], dim=1)
         self._set_distribution(shifted, self._initial_std_like(mean.shape[0]))
 
     # --------------------------------------------------------------- sampling
-    def sample(self, mean: torch.Tensor, std: torch.Tensor, count: int) -> torch.Tensor:
+    def sample(
+        self, mean: torch.Tensor, std: torch.Tensor, count: int, out: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Draw ``count`` sequences per problem by scale-and-clip.
 
         Args:
             mean: ``(batch, horizon, action_dim)``.
             std: ``(batch, horizon, action_dim)``.
             count: sequences per problem.
+            out: ``(batch, count, horizon, action_dim)`` buffer to write into (may be a view);
+                the same draws and values as without it.
 
         Returns:
             ``(batch, count, horizon, action_dim)`` actions ``clip(mean + std * noise, low, high)``,
-            the noise correlated along the horizon only.
+            the noise correlated along the horizon only (``out`` when given).
         """
         batch = mean.shape[0]
         noise = self.noise.sample((batch, count), self.generator, channels=self.action_dim)
-        return self.box.clip(torch.addcmul(mean.unsqueeze(1), std.unsqueeze(1), noise))
+        if out is None:
+            return self.box.clip(torch.addcmul(mean.unsqueeze(1), std.unsqueeze(1), noise))
+        out.copy_(torch.addcmul(mean.unsqueeze(1), std.unsqueeze(1), noise))
+        return out.clamp_(self.box.low, self.box.high)
 
     @abstractmethod
     def plan(self, cost_fn: CostFn) -> torch.Tensor:

@@ -44,7 +44,38 @@ PLANNER_OPTIONS = (
     "noise_beta",
     "init_std",
     "alpha",
+    "population_decay",
+    "elite_reuse_fraction",
+    "keep_previous_elites",
+    "shift_elites",
+    "mean_as_sample",
+    "temperature",
 )
+#: option -> (type, planners that take it, help); options not listed are taken by every planner.
+OPTION_DETAILS: dict[str, tuple[Any, tuple[str, ...], str]] = {
+    "horizon": (int, ("icem", "cem", "mppi"), "planning horizon H"),
+    "population": (int, ("icem", "cem", "mppi"), "sequences sampled (first iteration)"),
+    "iterations": (int, ("icem", "cem", "mppi"), "optimisation iterations per MPC step"),
+    "elites": (int, ("icem", "cem"), "elites K"),
+    "noise_beta": (float, ("icem", "mppi"), "colored-noise exponent beta along the horizon"),
+    "init_std": (float, ("icem", "cem", "mppi"), "initial std relative to the box half range"),
+    "alpha": (float, ("icem", "cem"), "momentum on the old mean and std"),
+    "population_decay": (float, ("icem",), "iCEM gamma >= 1: population shrink per iteration"),
+    "elite_reuse_fraction": (float, ("icem",), "iCEM xi in [0, 1]: fraction of elites reused"),
+    "keep_previous_elites": (bool, ("icem",), "iCEM: keep the best elites between iterations"),
+    "shift_elites": (bool, ("icem",), "iCEM: shift the best elites to the next MPC step"),
+    "mean_as_sample": (bool, ("icem",), "iCEM: the mean is a sample in the last iteration"),
+    "temperature": (float, ("mppi",), "MPPI temperature lambda > 0, in cost units"),
+}
+#: option -> (lowest, highest, whether the lowest is excluded), checked before planning.
+OPTION_RANGES: dict[str, tuple[float, float, bool]] = {
+    "noise_beta": (0.0, float("inf"), False),
+    "init_std": (0.0, float("inf"), True),
+    "alpha": (0.0, 1.0, False),
+    "population_decay": (1.0, float("inf"), False),
+    "elite_reuse_fraction": (0.0, 1.0, False),
+    "temperature": (0.0, float("inf"), True),
+}
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +135,10 @@ def plan_episodes(
     render_first: bool = False,
     progress: bool = False,
     record: bool = False,
+    reduction: str = "sum",
+    warmup_action: Sequence[float] | None = None,
+    nan_check: bool = False,
+    fixed_shape: bool = False,
 ) -> list[Any]:
     """Run MPC episodes in batches and return their :class:`planners.EpisodeResult`.
 
@@ -123,6 +158,11 @@ def plan_episodes(
         render_first: render frames of the first episode.
         progress: show a progress bar over the control steps of every batch.
         record: keep the predictions and model states of every episode.
+        reduction: how step costs are reduced along the horizon (``sum``, ``best``, ``final``).
+        warmup_action: action of the model's ``k`` warm-up steps; the task's when ``None``.
+        nan_check: let the world model check its inputs for NaN/inf in every rollout and filter
+            step (host synchronisations every MPC step); off by default.
+        fixed_shape: plan with preallocated buffers and no host sync inside a step (same plans).
 
     Returns:
         ``episodes`` results in episode order.
@@ -157,9 +197,12 @@ def plan_episodes(
         raise ValueError(f"max_steps: expected >= 1 (or None for the env's limit), got {max_steps}")
     options = dict(planning.reset_options) if reset_options is None else reset_options
     low, high = probe.action_space.low, probe.action_space.high
+    chosen = planning.planner_options(planner_options)
     mpc_planner = make_planner(
-        planner, low, high, seed=seed, device=device, **planning.planner_options(planner_options)
+        planner, low, high, seed=seed, device=device, fixed_shape=fixed_shape, **chosen
     )
+    warm = planning.warmup_action if warmup_action is None else tuple(warmup_action)
+    model_kwargs = None if model is None else {"check_nan": bool(nan_check)}
     from tqdm.auto import tqdm
 
     batches = -(-episodes // batch_size)
@@ -193,7 +236,10 @@ def plan_episodes(
             max_steps=max_steps,
             seeds=seeds,
             reset_options=options,
-            warmup_action=planning.warmup_action,
+            warmup_action=warm,
+            reduction=reduction,
+            rollout_kwargs=model_kwargs,
+            step_kwargs=model_kwargs,
             record_predictions=record or render,
             record_states=record,
             render=render,
@@ -274,12 +320,38 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--planner", choices=sorted(PLANNERS), default="icem", help="(icem)")
     for name in PLANNER_OPTIONS:
-        kind = int if name in ("horizon", "population", "iterations", "elites") else float
-        parser.add_argument(
-            f"--{name.replace('_', '-')}",
-            type=kind,
-            help=f"planner {name} (the task default, else the planner's)",
-        )
+        kind, takers, text = OPTION_DETAILS[name]
+        flag = f"--{name.replace('_', '-')}"
+        where = "" if len(takers) == len(PLANNERS) else f"; {'/'.join(takers)} only"
+        text += f" (the task default, else the planner's{where})"
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=text)
+        else:
+            parser.add_argument(flag, type=kind, help=text)
+    parser.add_argument(
+        "--reduction",
+        choices=("sum", "best", "final"),
+        default="sum",
+        help="how step costs are reduced along the horizon (sum)",
+    )
+    parser.add_argument(
+        "--warmup-action",
+        metavar="A0,A1,...",
+        help="action of the model's k warm-up steps, comma-separated (the task's, else the "
+        "action box midpoint)",
+    )
+    parser.add_argument(
+        "--nan-check",
+        action="store_true",
+        help="check the model's inputs for NaN/inf in every rollout and filter step (host syncs "
+        "every MPC step; off by default)",
+    )
+    parser.add_argument(
+        "--fixed-shape",
+        action="store_true",
+        help="plan with preallocated buffers and no host sync inside an MPC step (same plans; "
+        "a plan without a finite cost is reported at the end of its episode)",
+    )
     parser.add_argument("--device", default="cpu", help="torch device (cpu)")
     parser.add_argument("--gif", metavar="OUT", help="write the first episode as a GIF")
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
@@ -298,6 +370,10 @@ def _summary(results: Sequence[Any], args: argparse.Namespace) -> dict[str, Any]
         "model": "ground-truth" if args.ground_truth else str(args.run),
         "planner": args.planner,
         "planner_options": planning_task(args.env).planner_options(chosen),
+        "reduction": args.reduction,
+        "fixed_shape": args.fixed_shape,
+        "nan_check": args.nan_check,
+        "nonfinite_plans": sum(bool(getattr(r, "nonfinite_plan", False)) for r in results),
         "episodes": len(results),
         "solved_at_reset": success.solved_at_reset,
         "successes": success.successes,
@@ -310,12 +386,76 @@ def _summary(results: Sequence[Any], args: argparse.Namespace) -> dict[str, Any]
     }
 
 
+def parse_warmup_action(text: str | None, env_id: str) -> tuple[float, ...] | None:
+    """``--warmup-action "0,0,1"`` as floats, checked against the env's action space.
+
+    Raises:
+        UserError: for a non-number, the wrong length, or an action outside the box.
+    """
+    from mbplan.errors import UserError
+
+    if text is None:
+        return None
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise UserError(
+            f"--warmup-action: expected comma-separated numbers, got {text!r}", "e.g. 0,0,1"
+        ) from None
+    import gymnasium as gym
+
+    import sims  # noqa: F401  (registers the envs)
+
+    space = gym.make(env_id).action_space
+    if len(values) != space.shape[0]:
+        raise UserError(
+            f"--warmup-action: {env_id} has {space.shape[0]} action dimensions, got {len(values)}",
+            f"give {space.shape[0]} comma-separated numbers",
+        )
+    inside = np.all(np.asarray(values) >= space.low) and np.all(np.asarray(values) <= space.high)
+    if not inside or not np.all(np.isfinite(values)):
+        raise UserError(
+            f"--warmup-action: {list(values)} is outside the action box",
+            f"each entry between {space.low.tolist()} and {space.high.tolist()}",
+        )
+    return values
+
+
+def check_planner_options(args: argparse.Namespace) -> None:
+    """Refuse options the chosen planner does not take, and values outside their range.
+
+    Raises:
+        UserError: naming the option.
+    """
+    from mbplan.errors import UserError
+
+    for name in PLANNER_OPTIONS:
+        value = getattr(args, name)
+        if value is None:
+            continue
+        flag = f"--{name.replace('_', '-')}"
+        takers = OPTION_DETAILS[name][1]
+        if args.planner not in takers:
+            raise UserError(
+                f"{flag} is not an option of --planner {args.planner}",
+                f"it applies to --planner {'/'.join(takers)}; drop it",
+            )
+        if name in OPTION_RANGES:
+            low, high, open_low = OPTION_RANGES[name]
+            below = value <= low if open_low else value < low
+            if np.isnan(value) or below or value > high:
+                interval = f"{'(' if open_low else '['}{low}, {high}]"
+                raise UserError(f"{flag} must lie in {interval}, got {value}")
+
+
 def main(argv: list[str]) -> int:
     """Run ``mbplan plan``; returns 0 on success, 2 on bad arguments."""
     from mbplan.errors import check_device
 
     args = _parser().parse_args(argv)
     check_device(args.device)
+    check_planner_options(args)
+    warmup_action = parse_warmup_action(args.warmup_action, args.env)
     capped = ("episodes", "max_steps", "population", "horizon", "iterations", "elites")
     for name, value in smoke_caps({name: getattr(args, name) for name in capped}).items():
         setattr(args, name, value)
@@ -336,6 +476,10 @@ def main(argv: list[str]) -> int:
         device=args.device,
         record=bool(args.gif),  # the GIF replays the episode; no live frames
         progress=not args.no_progress,
+        reduction=args.reduction,
+        warmup_action=warmup_action,
+        nan_check=args.nan_check,
+        fixed_shape=args.fixed_shape,
     )
     from planners.tasks import summarize_success
 
