@@ -20,7 +20,7 @@ import logging
 import shlex
 import sys
 
-from mbplan.commands.options import positive_int, smoke_caps
+from mbplan.commands.options import add_group_options, positive_int, smoke_caps
 from mbplan.errors import EXIT_INTERRUPTED, UserError
 
 HELP = "train several cores/regimes over seeds and write one comparison table and figure"
@@ -45,16 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--regimes", nargs="+", default=["tf", "ss"], choices=["tf", "ss"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="each once")
-    parser.add_argument(
-        "--workers", type=positive_int, default=1, help="run groups trained in parallel processes"
-    )
-    parser.add_argument(
-        "--group-size",
-        type=positive_int,
-        default=None,
-        help="runs of one core and shape trained together as one batched model (default: 16 on "
-        "CPU, 64 on CUDA; 1: every run alone)",
-    )
+    add_group_options(parser)
     parser.add_argument("--split", default="test", help="split evaluated (default: test)")
     parser.add_argument(
         "--horizon", type=positive_int, help="prediction steps N (default: whole window)"

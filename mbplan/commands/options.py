@@ -71,3 +71,17 @@ def smoke_caps(values: dict[str, object]) -> dict[str, object]:
 
         logging.getLogger("mbplan").warning("%s is set: budgets capped to %s", SMOKE_ENV, changed)
     return changed
+
+
+def add_group_options(parser: argparse.ArgumentParser) -> None:
+    """``--workers`` and ``--group-size``, shared by the commands that train many runs."""
+    parser.add_argument(
+        "--workers", type=positive_int, default=1, help="run groups trained in parallel processes"
+    )
+    parser.add_argument(
+        "--group-size",
+        type=positive_int,
+        default=None,
+        help="runs of one core and shape trained together as one batched model (default: 16 on "
+        "CPU, 64 on CUDA; 1: every run alone)",
+    )

@@ -23,7 +23,7 @@ import logging
 import shlex
 import sys
 
-from mbplan.commands.options import positive_int, smoke_caps
+from mbplan.commands.options import add_group_options, smoke_caps
 from mbplan.errors import EXIT_INTERRUPTED, UserError
 
 HELP = "train a grid over any training settings and write one results table"
@@ -46,16 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FIELD=VALUES",
         help="axes, e.g. model.reg_lambda=0,1e-4,1e-3 seed=0:5 (a:b is half-open)",
     )
-    parser.add_argument(
-        "--workers", type=positive_int, default=1, help="run groups trained in parallel processes"
-    )
-    parser.add_argument(
-        "--group-size",
-        type=positive_int,
-        default=None,
-        help="runs of one core and shape trained together as one batched model (default: 16 on "
-        "CPU, 64 on CUDA; 1: every run alone)",
-    )
+    add_group_options(parser)
     parser.add_argument(
         "--ray",
         metavar="ADDRESS",
