@@ -1,0 +1,42 @@
+"""The shipped RRC checkpoints load (weights only) and plan as their recorded results say."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mbplan.cli import main
+
+SHIPPED = Path(__file__).resolve().parents[2] / "examples" / "checkpoints" / "rrc_20k"
+CORES = ("gatel0rd", "elman", "gru", "lstm")
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_a_shipped_run_is_the_rrc_preset_model_trained_20k_updates(core):
+    run = SHIPPED / f"{core}_ss_s0"
+    config = json.loads((run / "config.json").read_text())
+    assert (config["core"], config["task"], config["regime"], config["seed"]) == (
+        core,
+        "rrc",
+        "ss",
+        0,
+    )
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["updates"] == 20_000 and rows[-1]["epoch"] == 2000
+
+
+def test_the_shipped_gatel0rd_replans_its_recorded_episodes_exactly(tmp_path, capsys):
+    """20 episodes (seeds 0-19) with the shipped best.pt reproduce the recorded outcomes."""
+    run = SHIPPED / "gatel0rd_ss_s0"
+    recorded = json.loads((run / "plan20.json").read_text())
+    out = tmp_path / "plan.json"
+    argv = ["plan", "--run", str(run), "--env", "mbplan/RobotRemoteControl-v0"]
+    assert main([*argv, "--episodes", "20", "--no-progress", "--json", str(out)]) == 0
+    replanned = json.loads(out.read_text())
+    assert replanned["successes"] == recorded["successes"] == 6
+    assert replanned["solved_at_reset"] == recorded["solved_at_reset"] == 2
+    assert [e["success"] for e in replanned["per_episode"]] == [
+        e["success"] for e in recorded["per_episode"]
+    ]
