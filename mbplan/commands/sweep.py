@@ -10,10 +10,12 @@ Example::
 are comma lists, integer fields also take half-open ranges ``a:b``. Every point of the product
 trains in ``OUT/<field>=<value>,...`` (in run groups, as ``mbplan compare``; finished runs are
 skipped, interrupted ones resumed, both only when their saved settings are the requested ones).
-``OUT/sweep.md`` and ``OUT/sweep.json`` hold one row per point: the varying fields, the best
-validation MSE and its epoch. Options not listed below are ``TrainConfig`` fields shared by all
-points, as for ``mbplan train``. One Ctrl-C (or SIGTERM) saves every running run and stops the
-sweep; the same command continues it.
+``OUT/sweep.md``, ``OUT/sweep.json`` and ``OUT/sweep.csv`` hold one row per point: the varying
+fields, the best validation MSE and its epoch, the last validation MSE, the epochs, the status and
+the N-step autoregressive MSE of the best checkpoint on ``--split`` (as ``mbplan compare``).
+Options not listed below are ``TrainConfig`` fields shared by all points, as for
+``mbplan train``. One Ctrl-C (or SIGTERM) saves every running run and stops the sweep; the same
+command continues it.
 """
 
 from __future__ import annotations
@@ -54,7 +56,27 @@ def _parser() -> argparse.ArgumentParser:
         "this machine with 'ray start --head'); --out and --data must be on storage every node "
         "sees; a task whose worker dies is retried and resumes from its last checkpoint",
     )
+    parser.add_argument("--split", default="test", help="split evaluated (default: test)")
+    parser.add_argument(
+        "--horizon", type=positive_int, help="prediction steps N (default: whole window)"
+    )
+    parser.add_argument(
+        "--no-eval", action="store_true", help="leave out the N-step error (no evaluation)"
+    )
     return parser
+
+
+def _evaluate(points: list, split: str, horizon: int | None) -> dict[str, dict]:
+    """``evaluate_run`` of every point whose run has a best checkpoint, by point name."""
+    from mbplan.evaluation.report import evaluate_run
+    from mbplan.training.run_directory import RunDirectory
+
+    found = [p for p in points if RunDirectory(p.config.out).best_checkpoint.is_file()]
+    results = {}
+    for number, point in enumerate(found, start=1):
+        print(f"evaluating {number} of {len(found)}: {point.config.out}")
+        results[point.name] = evaluate_run(point.config.out, split=split, horizon=horizon)
+    return results
 
 
 def main(argv: list[str]) -> int:
@@ -102,7 +124,8 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    files = write_sweep_table(points, args.out, failed=result.failed)
+    evaluations = {} if args.no_eval else _evaluate(points, args.split, args.horizon)
+    files = write_sweep_table(points, args.out, failed=result.failed, evaluations=evaluations)
     print(files["table"].read_text(encoding="utf-8"))
     for name, path in files.items():
         print(f"{name}: {path}")

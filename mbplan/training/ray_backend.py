@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from mbplan.training.config import TrainConfig
 from mbplan.training.sweep import (
@@ -48,9 +49,29 @@ def _import_ray():  # noqa: ANN202 - the ray module
     return ray
 
 
-def _group_task(configs: Sequence[TrainConfig]) -> list[RunOutcome]:
-    """The body of one Ray task: one torch thread per task (Ray gives each task one CPU)."""
+def _group_task(configs: Sequence[TrainConfig], root: str) -> list[RunOutcome]:
+    """The body of one Ray task: one torch thread per task (Ray gives each task one CPU).
+
+    Raises:
+        UserError: if the sweep folder ``root`` (made by the driver) is not on this node, i.e.
+            ``--out`` is not on shared storage: the runs would be written where no one reads them.
+    """
+    if not os.path.isdir(root):
+        import socket
+
+        from mbplan.errors import UserError
+
+        raise UserError(
+            f"--out {root} is not visible on Ray node {socket.gethostname()}",
+            "put --out (and --data) on storage every node mounts at the same path",
+        )
     return train_group(configs, threads=1)
+
+
+def _absolute(config: TrainConfig) -> TrainConfig:
+    """Paths the workers can use: a relative path would resolve in each worker's own folder."""
+    data = os.path.abspath(config.data) if config.data else config.data
+    return config.replace(out=os.path.abspath(config.out), data=data, progress=False)
 
 
 def connect(address: str) -> None:
@@ -95,42 +116,74 @@ def train_configs_ray(
         The finished, unfinished and failed runs.
     """
     ray = _import_ray()
+    configs = [_absolute(config) for config in configs]
     check_grid(configs)
     if not configs:
         return SweepResult((), False, ())
+    root = os.path.commonpath([os.path.dirname(config.out) for config in configs])
+    os.makedirs(root, exist_ok=True)
     size = default_group_size(configs[0].device) if group_size is None else group_size
-    groups = [[c.replace(progress=False) for c in group] for group in plan_groups(configs, size)]
+    groups = plan_groups(configs, size)
     env = {CRASH_ENV: os.environ[CRASH_ENV]} if os.environ.get(CRASH_ENV) else {}
     task = ray.remote(num_cpus=1, max_retries=max_retries, runtime_env={"env_vars": env})(
         _group_task
     )
-    refs = [task.remote(group) for group in groups]
+    refs = {task.remote(group, root): group for group in groups}
     say(f"{len(configs)} runs in {len(groups)} groups as Ray tasks")
     outcomes: list[RunOutcome] = []
     pending = list(refs)
-    while pending:
-        ready, pending = ray.wait(pending, num_returns=1)
-        returned = ray.get(ready[0])
-        outcomes += returned
-        for outcome in returned:
-            say(f"finished: {outcome.out}" if outcome.error is None else f"failed: {outcome.out}")
+    try:
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            returned = _result(ray, ready[0], refs[ready[0]], max_retries)
+            outcomes += returned
+            for outcome in returned:
+                say(
+                    f"finished: {outcome.out}"
+                    if outcome.error is None
+                    else f"failed: {outcome.out}"
+                )
+    except KeyboardInterrupt:  # the driver's Ctrl-C: cancel the tasks; a rerun resumes them
+        for ref in pending:
+            ray.cancel(ref)
+        return _sweep_result(configs, outcomes, True)
     return _sweep_result(configs, outcomes, False)
 
 
-def crash_after_checkpoint() -> None:
-    """Test hook: die once after a checkpoint, as a preempted worker would.
+def _result(ray: Any, ref: Any, group: Sequence[TrainConfig], max_retries: int) -> list[RunOutcome]:
+    """A finished task's outcomes; a task's own error is raised as itself (e.g. a UserError)."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as err:
+        cause = getattr(err, "cause", None)
+        raise (cause if isinstance(cause, Exception) else err) from None
+    except ray.exceptions.RayError as err:  # the worker or its node died on every try
+        from mbplan.errors import UserError
 
-    ``CRASH_ENV`` names a marker file; the first process to save a ``last.pt`` while the file does
-    not exist creates it and exits at once (``os._exit``).
+        runs = ", ".join(config.out for config in group)
+        raise UserError(
+            f"the Ray task of {runs} failed {max_retries + 1} times "
+            f"({' '.join(str(err).split())[:300]})",
+            "run the same command again: its runs resume from their last checkpoint",
+        ) from None
+
+
+def crash_after_checkpoint(run_dir: str | os.PathLike[str], epoch: int) -> None:
+    """Test hook: die once after a checkpoint taken mid-training, as a preempted worker would.
+
+    ``CRASH_ENV`` names a marker file; the first process to save a ``last.pt`` at epoch >= 1
+    (after real updates, not the checkpoint a run saves when it starts) while the file does not
+    exist creates it, writes ``<run folder> <epoch>`` into it and exits at once (``os._exit``),
+    leaving the other members of its group at their own last checkpoints.
 
     Called by the trainer after every ``last.pt`` while the variable is set.
     """
     marker = os.environ.get(CRASH_ENV)
-    if not marker:
+    if not marker or epoch < 1:
         return
     try:
         with open(marker, "x", encoding="utf-8") as file:
-            file.write(f"{os.getpid()}\n")
+            file.write(f"{run_dir} {epoch}\n")
     except FileExistsError:
         return
     os._exit(1)

@@ -303,7 +303,7 @@ class Trainer:
         if os.environ.get(CRASH_ENV):  # a test of retried Ray tasks: die as a preempted worker
             from mbplan.training.ray_backend import crash_after_checkpoint
 
-            crash_after_checkpoint()
+            crash_after_checkpoint(self.run.path, self.position.epoch)
 
     def fit(self) -> TrainResult:
         """Train until ``config.epochs`` epochs are done or a stop is requested.
@@ -495,8 +495,10 @@ class Trainer:
             best.pop("rng")
             best.pop("warmup", None)
             save_checkpoint(self.run.best_checkpoint, best)
-        self._save_last()
+        # the row before last.pt: a process killed between the two resumes from the previous
+        # checkpoint and drops the row (keep_metrics_until); the other order would lose the row
         self.run.append_metrics(row)
+        self._save_last()
         logger.info("epoch %d: %s", position.epoch, row)
         return row
 

@@ -48,6 +48,8 @@ def test_the_readme_command_block_runs_in_order_in_an_empty_folder(tmp_path, mon
     assert (tmp_path / "runs" / "rrc_gru_warm" / "warmup.jsonl").stat().st_size > 0
     assert (tmp_path / "runs" / "rrc_gru_double" / "warmup.jsonl").stat().st_size > 0
     assert (tmp_path / "runs" / "rrc_rig" / "config.json").is_file()
+    sweep = (tmp_path / "runs" / "rrc_sweep" / "sweep.md").read_text().splitlines()
+    assert len(sweep) == 2 + 2 and sweep[2].startswith("| seed=0 | 0 |")
 
 
 def test_every_command_of_the_readme_is_in_the_block():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
 import torch
@@ -42,11 +43,21 @@ def test_sweep_trains_every_point_and_writes_one_table(dataset, tmp_path, capsys
         metrics = run.read_metrics()
         best = min(metrics, key=lambda m: m["val_mse"])
         assert row["best_val_mse"] == best["val_mse"] and row["best_epoch"] == best["epoch"]
+        assert row["final_val_mse"] == metrics[-1]["val_mse"]
         assert row["epochs"] == 2 and row["status"] == "done"
+        evaluation = json.loads((out / row["run"] / "evaluation_test.json").read_text())
+        assert row["n_step_mse"] == evaluation["mse"] and row["horizon"] == evaluation["horizon"]
+        assert evaluation["run"]["checkpoint"] == "best" and row["horizon"] == 12  # whole window
     assert len({row["best_val_mse"] for row in rows}) == 4  # four distinct runs
     markdown = (out / "sweep.md").read_text().splitlines()
-    assert markdown[0] == "| run | lr | seed | best_val_mse | best_epoch | epochs | status |"
+    assert markdown[0] == (
+        "| run | lr | seed | best_val_mse | best_epoch | final_val_mse | epochs | status "
+        "| n_step_mse | horizon |"
+    )
     assert len(markdown) == 2 + 4 and markdown[2].startswith("| lr=0.001,seed=0 | 0.001 | 0 |")
+    csv_rows = list(csv.DictReader((out / "sweep.csv").open()))
+    assert [r["run"] for r in csv_rows] == names
+    assert [float(r["n_step_mse"]) for r in csv_rows] == [row["n_step_mse"] for row in rows]
 
     # the same command again skips every finished run: nothing is retrained
     stamps = {name: (out / name / "last.pt").stat().st_mtime_ns for name in names}

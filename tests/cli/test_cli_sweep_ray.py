@@ -35,10 +35,11 @@ def assert_same_weights(first, second):
         torch.testing.assert_close(one[key], two[key], rtol=0, atol=0)
 
 
-def test_ray_sweep_equals_the_local_backend(cluster, dataset, tmp_path, capsys):
+def test_ray_sweep_equals_the_local_backend(cluster, dataset, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative --out: the workers get absolute paths
     grid = ["--grid", "seed=0:2", "--group-size", "1"]
-    assert main(sweep_argv(dataset, tmp_path / "local", *grid)) == 0
-    assert main(sweep_argv(dataset, tmp_path / "ray", *grid, "--ray", "auto")) == 0
+    assert main(sweep_argv(dataset, "local", *grid)) == 0
+    assert main(sweep_argv(dataset, "ray", *grid, "--ray", "auto")) == 0
     for name in ("seed=0", "seed=1"):
         assert_same_weights(tmp_path / "local" / name, tmp_path / "ray" / name)
     local = json.loads((tmp_path / "local" / "sweep.json").read_text())["rows"]
@@ -47,13 +48,27 @@ def test_ray_sweep_equals_the_local_backend(cluster, dataset, tmp_path, capsys):
 
 
 def test_a_killed_task_is_retried_and_resumes(cluster, dataset, tmp_path, capsys, monkeypatch):
-    grid = ["--grid", "seed=0", "--epochs", "6"]
+    # one task trains a group of two; its worker dies right after one member's checkpoint of a
+    # mid-run epoch, so the retry resumes the two members from different epochs
+    grid = ["--grid", "seed=0:2", "--group-size", "2", "--epochs", "6"]
     assert main(sweep_argv(dataset, tmp_path / "local", *grid)) == 0
     marker = tmp_path / "crashed"
     monkeypatch.setenv(CRASH_ENV, str(marker))
     assert main(sweep_argv(dataset, tmp_path / "ray", *grid, "--ray", "auto")) == 0
-    assert marker.is_file()  # the first attempt died after its first checkpoint (epoch 1 of 6)
-    run = tmp_path / "ray" / "seed=0"
-    rows = (run / "metrics.jsonl").read_text().splitlines()
-    assert [json.loads(row)["epoch"] for row in rows] == [1, 2, 3, 4, 5, 6]  # one row each
-    assert_same_weights(tmp_path / "local" / "seed=0", run)
+    killed, epoch = marker.read_text().split()
+    assert killed.startswith(str(tmp_path / "ray")) and 1 <= int(epoch) < 6  # died mid-run
+    for name in ("seed=0", "seed=1"):
+        run = tmp_path / "ray" / name
+        rows = (run / "metrics.jsonl").read_text().splitlines()
+        assert [json.loads(row)["epoch"] for row in rows] == [1, 2, 3, 4, 5, 6]  # one row each
+        assert_same_weights(tmp_path / "local" / name, run)
+    local = json.loads((tmp_path / "local" / "sweep.json").read_text())["rows"]
+    assert json.loads((tmp_path / "ray" / "sweep.json").read_text())["rows"] == local
+
+
+def test_a_task_refuses_an_out_folder_its_node_cannot_see(tmp_path):
+    from mbplan.errors import UserError
+    from mbplan.training.ray_backend import _group_task
+
+    with pytest.raises(UserError, match="is not visible on Ray node .* shared storage|mounts"):
+        _group_task([], str(tmp_path / "not_shared"))
