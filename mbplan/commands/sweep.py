@@ -25,7 +25,7 @@ import logging
 import shlex
 import sys
 
-from mbplan.commands.options import add_group_options, smoke_caps
+from mbplan.commands.options import add_group_options, positive_int, smoke_caps
 from mbplan.errors import EXIT_INTERRUPTED, UserError
 
 HELP = "train a grid over any training settings and write one results table"
