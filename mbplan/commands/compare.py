@@ -20,7 +20,11 @@ import logging
 import shlex
 import sys
 
-from mbplan.commands.options import add_group_options, positive_int, smoke_caps
+from mbplan.commands.options import (
+    add_evaluation_options,
+    add_group_options,
+    smoke_caps,
+)
 from mbplan.errors import EXIT_INTERRUPTED, UserError
 
 HELP = "train several cores/regimes over seeds and write one comparison table and figure"
@@ -46,10 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--regimes", nargs="+", default=["tf", "ss"], choices=["tf", "ss"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="each once")
     add_group_options(parser)
-    parser.add_argument("--split", default="test", help="split evaluated (default: test)")
-    parser.add_argument(
-        "--horizon", type=positive_int, help="prediction steps N (default: whole window)"
-    )
+    add_evaluation_options(parser)
     parser.add_argument(
         "--no-train", action="store_true", help="only evaluate and compare runs already in OUT"
     )

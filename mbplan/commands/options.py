@@ -85,3 +85,11 @@ def add_group_options(parser: argparse.ArgumentParser) -> None:
         help="runs of one core and shape trained together as one batched model (default: 16 on "
         "CPU, 64 on CUDA; 1: every run alone)",
     )
+
+
+def add_evaluation_options(parser: argparse.ArgumentParser) -> None:
+    """``--split`` and ``--horizon`` of the N-step evaluation, shared by compare and sweep."""
+    parser.add_argument("--split", default="test", help="split evaluated (default: test)")
+    parser.add_argument(
+        "--horizon", type=positive_int, help="prediction steps N (default: whole window)"
+    )

@@ -25,7 +25,11 @@ import logging
 import shlex
 import sys
 
-from mbplan.commands.options import add_group_options, positive_int, smoke_caps
+from mbplan.commands.options import (
+    add_evaluation_options,
+    add_group_options,
+    smoke_caps,
+)
 from mbplan.errors import EXIT_INTERRUPTED, UserError
 
 HELP = "train a grid over any training settings and write one results table"
@@ -56,10 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         "this machine with 'ray start --head'); --out and --data must be on storage every node "
         "sees; a task whose worker dies is retried and resumes from its last checkpoint",
     )
-    parser.add_argument("--split", default="test", help="split evaluated (default: test)")
-    parser.add_argument(
-        "--horizon", type=positive_int, help="prediction steps N (default: whole window)"
-    )
+    add_evaluation_options(parser)
     parser.add_argument(
         "--no-eval", action="store_true", help="leave out the N-step error (no evaluation)"
     )
