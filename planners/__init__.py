@@ -10,7 +10,13 @@ from planners.action_box import ActionBox
 from planners.agent import MPCAgent
 from planners.cem import CEM
 from planners.colored_noise import ColoredNoise, powerlaw_psd_gaussian
-from planners.costs import RRCCost, ShepherdCost, reduce_along_trajectory, task_cost_for
+from planners.costs import (
+    RRCCost,
+    ShepherdCost,
+    alive_steps,
+    reduce_along_trajectory,
+    task_cost_for,
+)
 from planners.ground_truth import GroundTruthModel
 from planners.icem import ICEM
 from planners.mpc import EpisodeResult, make_objective, run_mpc, success_rate
@@ -23,6 +29,7 @@ from planners.tasks import (
     planning_task,
     summarize_success,
 )
+from planners.trajectory_costs import ActionPenalty, ActionSmoothness, CostWithTerms, LatentGoal
 
 __all__ = [
     "CEM",
@@ -33,6 +40,11 @@ __all__ = [
     "PlanningTask",
     "SuccessSummary",
     "ActionBox",
+    "ActionPenalty",
+    "ActionSmoothness",
+    "CostWithTerms",
+    "LatentGoal",
+    "alive_steps",
     "ColoredNoise",
     "EpisodeResult",
     "GroundTruthModel",

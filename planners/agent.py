@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from planners.costs import Reduction
-from planners.objective import make_objective
-from planners.protocols import RecurrentWorldModel, TaskCost
+from planners.objective import make_objective, terminal_test
+from planners.protocols import RecurrentWorldModel, TaskCost, TrajectoryCost
 from planners.sampling import SamplingPlanner
 
 
@@ -39,10 +39,14 @@ class MPCAgent:
     Args:
         model: world model with ``k``, ``initial_state``, ``step`` and ``rollout``.
         planner: a sampling planner; :meth:`reset` resets it to the batch size.
-        task_cost: per-step cost of predicted observations.
+        task_cost: per-step cost of predicted observations, or a cost that also reads the
+            planned actions and the model's latent states
+            (:class:`~planners.trajectory_costs.CostWithTerms`).
         replan_every: plan every this many control steps, executing the plan open loop in
             between (1: every step).
         reduction: how step costs are reduced along the horizon.
+        mask_terminal: leave the steps after a predicted termination (``task_cost.terminal``)
+            out of the plans' costs, as the real env ends the episode there.
         warmup_action: ``(action_dim,)`` action of the ``model.k`` warm-up steps; box midpoint
             when ``None``.
         rollout_kwargs: extra keyword arguments of ``model.rollout`` (``check_nan=False`` for
@@ -50,18 +54,19 @@ class MPCAgent:
         step_kwargs: extra keyword arguments of ``model.step`` (likewise).
 
     Raises:
-        ValueError: for ``replan_every < 1`` or a warm-up action of the wrong shape or outside
-            the planner's box.
+        ValueError: for ``replan_every < 1``, a warm-up action of the wrong shape or outside
+            the planner's box, or ``mask_terminal`` with a task cost without ``terminal``.
     """
 
     def __init__(
         self,
         model: RecurrentWorldModel,
         planner: SamplingPlanner,
-        task_cost: TaskCost,
+        task_cost: TaskCost | TrajectoryCost,
         *,
         replan_every: int = 1,
         reduction: Reduction = "sum",
+        mask_terminal: bool = False,
         warmup_action: np.ndarray | torch.Tensor | None = None,
         rollout_kwargs: Mapping[str, Any] | None = None,
         step_kwargs: Mapping[str, Any] | None = None,
@@ -71,6 +76,9 @@ class MPCAgent:
         self.model, self.planner, self.task_cost = model, planner, task_cost
         self.replan_every = int(replan_every)
         self.reduction: Reduction = reduction
+        if mask_terminal:
+            terminal_test(task_cost)  # raises now, not at the first plan
+        self.mask_terminal = bool(mask_terminal)
         self.rollout_kwargs = dict(rollout_kwargs or {})
         self.step_kwargs = dict(step_kwargs or {})
         device, dtype = planner.device, planner.dtype
@@ -202,6 +210,7 @@ class MPCAgent:
                 self.current,
                 self.task_cost,
                 reduction=self.reduction,
+                mask_terminal=self.mask_terminal,
                 **self._active_rows(active),
                 rollout_kwargs=self.rollout_kwargs,
             )

@@ -112,6 +112,20 @@ class RRCCost:
         goal = constant(tuple(self.goal), obs.device, obs.dtype)
         return torch.linalg.vector_norm(obs[..., RRC_ROBOT_SLICE] - goal, dim=-1)
 
+    def terminal(self, obs: torch.Tensor) -> torch.Tensor:
+        """Whether the env would end the episode here: the robot within the goal threshold 0.1.
+
+        Args:
+            obs: ``(..., 4)`` (predicted) RRC observations.
+
+        Returns:
+            ``(...)`` bool.
+        """
+        _check_obs(obs, 4, "RRC")
+        goal = constant(tuple(self.goal), obs.device, obs.dtype)
+        distance = torch.linalg.vector_norm(obs[..., RRC_ROBOT_SLICE] - goal, dim=-1)
+        return distance < RRC_GOAL_THRESHOLD
+
     def is_success(self, obs: np.ndarray, info: Mapping[str, Any]) -> bool:
         """Whether the robot is within :attr:`success_radius` of the goal.
 
@@ -167,6 +181,26 @@ class ShepherdCost:
         distance = torch.linalg.vector_norm(cage - sheep, dim=-1)
         return torch.clamp(SHEPHERD_COST_CAP * not_out + distance, 0.0, SHEPHERD_COST_CAP)
 
+    def terminal(self, obs: torch.Tensor) -> torch.Tensor:
+        """Whether the sheep looks caught: visible, out below ``y = -0.1``, within 0.1 of the cage.
+
+        The env terminates when it catches the sheep (gate open, cage dropped, cage within its
+        catch radius 0.1 of the sheep); the gate and the cage's carried flag are not in the
+        observation, so this test reads the positions only: it is the part of the env's catch
+        test that a predicted observation shows.
+
+        Args:
+            obs: ``(..., 7)`` (predicted) Shepherd observations.
+
+        Returns:
+            ``(...)`` bool.
+        """
+        cage, sheep = self.world_positions(obs)
+        visible = obs[..., SHEPHERD_SHEEP_SLICE].abs().amax(dim=-1) > 0.0
+        out = sheep[..., 1] <= SHEPHERD_SHEEP_Y_LIMIT
+        close = torch.linalg.vector_norm(cage - sheep, dim=-1) < SHEPHERD_CATCH_THRESHOLD
+        return visible & out & close
+
     def is_success(self, obs: np.ndarray, info: Mapping[str, Any]) -> bool:
         """Caught by the env, or gate open, cage dropped, sheep visible and within the radius.
 
@@ -211,23 +245,62 @@ def task_cost_for(env_id: str) -> TaskCost:
 Reduction = Literal["sum", "best", "final"]
 
 
-def reduce_along_trajectory(step_costs: torch.Tensor, how: Reduction = "sum") -> torch.Tensor:
+def alive_steps(terminal: torch.Tensor) -> torch.Tensor:
+    """Which steps of a predicted trajectory happen before (or at) its first termination.
+
+    Step ``t`` is alive when no step ``s < t`` is terminal: the terminal step itself still counts
+    (the env reports the reward or cost of the step that ends the episode), every later one is
+    after the end.
+
+    Args:
+        terminal: ``(..., horizon)`` bool, the steps at which the trajectory terminates.
+
+    Returns:
+        ``(..., horizon)`` bool.
+    """
+    if terminal.dtype != torch.bool:
+        raise ValueError(f"terminal must be a bool tensor, got {terminal.dtype}")
+    before = torch.cumsum(terminal.to(torch.int32), dim=-1) - terminal.to(torch.int32)
+    return before == 0
+
+
+def reduce_along_trajectory(
+    step_costs: torch.Tensor, how: Reduction = "sum", alive: torch.Tensor | None = None
+) -> torch.Tensor:
     """Reduce per-step costs over the horizon (the reference's ``cost_along_trajectory``).
+
+    With ``alive`` (see :func:`alive_steps`) the steps after a predicted termination are left
+    out, as an episode that ended costs nothing more (mbrl-lib zeroes the rewards after a
+    predicted ``done`` in the same way): ``sum`` adds the alive steps, ``best`` takes the
+    minimum over them, ``final`` the cost of the last alive step (the terminal one).
 
     Args:
         step_costs: ``(..., horizon)``.
         how: ``"sum"``, ``"best"`` (minimum over time) or ``"final"`` (last step).
+        alive: ``(..., horizon)`` bool, or ``None`` (every step counts). Step 0 must be alive.
 
     Returns:
         ``(...)`` sequence costs. NaN propagates (and then ranks last in the planners).
 
     Raises:
-        ValueError: for an unknown ``how``.
+        ValueError: for an unknown ``how`` or an ``alive`` of another shape.
     """
+    if how not in ("sum", "best", "final"):
+        raise ValueError(f"how must be 'sum', 'best' or 'final', got {how!r}")
+    if alive is not None:
+        if alive.shape != step_costs.shape:
+            raise ValueError(
+                f"alive must have the shape of step_costs {tuple(step_costs.shape)}, "
+                f"got {tuple(alive.shape)}"
+            )
+        if how == "sum":
+            return torch.where(alive, step_costs, 0.0).sum(dim=-1)
+        if how == "best":
+            return torch.where(alive, step_costs, torch.inf).amin(dim=-1)
+        last = (alive.sum(dim=-1, keepdim=True) - 1).clamp(min=0)
+        return step_costs.gather(-1, last).squeeze(-1)
     if how == "sum":
         return step_costs.sum(dim=-1)
     if how == "best":
         return step_costs.amin(dim=-1)
-    if how == "final":
-        return step_costs[..., -1]
-    raise ValueError(f"how must be 'sum', 'best' or 'final', got {how!r}")
+    return step_costs[..., -1]

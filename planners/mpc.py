@@ -229,6 +229,7 @@ def run_mpc(
     reset_options: dict[str, Any] | None = None,
     warmup_action: np.ndarray | None = None,
     reduction: Reduction = "sum",
+    mask_terminal: bool = False,
     record_predictions: bool = False,
     record_states: bool = False,
     render: bool = False,
@@ -249,6 +250,7 @@ def run_mpc(
         warmup_action: ``(action_dim,)`` action of the ``model.k`` warm-up steps; box midpoint when
             ``None``.
         reduction: how step costs are reduced along the horizon.
+        mask_terminal: leave the steps after a predicted termination out of the plans' costs.
         record_predictions: keep the model's rollout of every executed plan.
         record_states: keep the filtered model state at every planning step.
         render: keep a frame after the reset and after every step.
@@ -294,6 +296,7 @@ def run_mpc(
         planner,
         task,
         reduction=reduction,
+        mask_terminal=mask_terminal,
         warmup_action=warmup_action,
         rollout_kwargs=rollout_kwargs,
         step_kwargs=step_kwargs,

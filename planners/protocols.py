@@ -87,3 +87,33 @@ class TaskCost(Protocol):
     def is_success(self, obs: np.ndarray, info: Mapping[str, Any]) -> bool:
         """Whether the real observation ``obs (obs_dim,)`` and ``info`` solve the task."""
         ...
+
+
+@runtime_checkable
+class TrajectoryCost(Protocol):
+    """A task cost whose step costs may read the planned actions and the model's latent states.
+
+    :func:`planners.objective.make_objective` calls :meth:`trajectory_cost` instead of
+    ``step_cost`` when the task has it (:class:`planners.trajectory_costs.CostWithTerms` builds
+    one from a :class:`TaskCost` and extra terms).
+
+    Attributes:
+        needs_states: whether :meth:`trajectory_cost` reads ``states``; the objective then asks
+            the model's ``rollout`` for them (``return_states=True``).
+    """
+
+    needs_states: bool
+
+    def trajectory_cost(
+        self, obs: torch.Tensor, actions: torch.Tensor, states: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Step costs ``(N, H)`` of predicted ``obs (N, H, O)`` reached by ``actions (N, H, A)``.
+
+        ``states`` is ``(N, H, S)``, the model state after every step, or ``None`` when
+        :attr:`needs_states` is false.
+        """
+        ...
+
+    def is_success(self, obs: np.ndarray, info: Mapping[str, Any]) -> bool:
+        """Whether the real observation ``obs (obs_dim,)`` and ``info`` solve the task."""
+        ...

@@ -20,6 +20,21 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    """``argparse`` type: a finite float >= 0 (a weight; ``nan`` and negatives are refused).
+
+    Raises:
+        argparse.ArgumentTypeError: for anything else; argparse prints it and exits with 2.
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not 0.0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
 #: environment variable that caps every budget for smoke tests (the README test sets it).
 SMOKE_ENV = "MBPLAN_SMOKE"
 #: the caps under ``MBPLAN_SMOKE=1``: option -> largest value used.

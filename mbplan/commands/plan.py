@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from mbplan.commands.options import positive_int, smoke_caps
+from mbplan.commands.options import non_negative_float, positive_int, smoke_caps
 
 HELP = "run iCEM MPC episodes with a trained model or the simulator; print the success rate"
 
@@ -139,6 +139,9 @@ def plan_episodes(
     warmup_action: Sequence[float] | None = None,
     nan_check: bool = False,
     fixed_shape: bool = False,
+    mask_terminal: bool = False,
+    action_penalty: float = 0.0,
+    action_smoothness: float = 0.0,
 ) -> list[Any]:
     """Run MPC episodes in batches and return their :class:`planners.EpisodeResult`.
 
@@ -163,6 +166,9 @@ def plan_episodes(
         nan_check: let the world model check its inputs for NaN/inf in every rollout and filter
             step (host synchronisations every MPC step); off by default.
         fixed_shape: plan with preallocated buffers and no host sync inside a step (same plans).
+        mask_terminal: leave the steps after a predicted termination out of the plans' costs.
+        action_penalty: weight of ``||a_t||^2`` added to every step cost (0: none).
+        action_smoothness: weight of ``||a_t - a_{t-1}||^2`` added to every step cost (0: none).
 
     Returns:
         ``episodes`` results in episode order.
@@ -182,6 +188,13 @@ def plan_episodes(
         raise ValueError(f"batch_size: expected >= 1, got {batch_size}")
     planning = planners.planning_task(env_id)
     task = planning.cost()
+    terms = []
+    if action_penalty:
+        terms.append(planners.ActionPenalty(action_penalty))
+    if action_smoothness:
+        terms.append(planners.ActionSmoothness(action_smoothness))
+    if terms:
+        task = planners.CostWithTerms(task, terms)
     probe = gym.make(env_id)
     obs_dim, action_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
     if model is not None and (model.obs_dim, model.action_dim) != (obs_dim, action_dim):
@@ -238,6 +251,7 @@ def plan_episodes(
             reset_options=options,
             warmup_action=warm,
             reduction=reduction,
+            mask_terminal=mask_terminal,
             rollout_kwargs=model_kwargs,
             step_kwargs=model_kwargs,
             record_predictions=record or render,
@@ -335,6 +349,26 @@ def _parser() -> argparse.ArgumentParser:
         help="how step costs are reduced along the horizon (sum)",
     )
     parser.add_argument(
+        "--mask-terminal",
+        action="store_true",
+        help="leave the steps after a predicted termination (RRC: robot within 0.1 of the goal; "
+        "Shepherd: sheep caught) out of each plan's cost",
+    )
+    parser.add_argument(
+        "--action-penalty",
+        type=non_negative_float,
+        default=0.0,
+        metavar="W",
+        help="add W * ||a_t||^2 to every step cost (0)",
+    )
+    parser.add_argument(
+        "--action-smoothness",
+        type=non_negative_float,
+        default=0.0,
+        metavar="W",
+        help="add W * ||a_t - a_(t-1)||^2 to every step cost (0)",
+    )
+    parser.add_argument(
         "--warmup-action",
         metavar="A0,A1,...",
         help="action of the model's k warm-up steps, comma-separated (the task's, else the "
@@ -371,6 +405,9 @@ def _summary(results: Sequence[Any], args: argparse.Namespace) -> dict[str, Any]
         "planner": args.planner,
         "planner_options": planning_task(args.env).planner_options(chosen),
         "reduction": args.reduction,
+        "mask_terminal": args.mask_terminal,
+        "action_penalty": args.action_penalty,
+        "action_smoothness": args.action_smoothness,
         "fixed_shape": args.fixed_shape,
         "nan_check": args.nan_check,
         "nonfinite_plans": sum(bool(getattr(r, "nonfinite_plan", False)) for r in results),
@@ -480,6 +517,9 @@ def main(argv: list[str]) -> int:
         warmup_action=warmup_action,
         nan_check=args.nan_check,
         fixed_shape=args.fixed_shape,
+        mask_terminal=args.mask_terminal,
+        action_penalty=args.action_penalty,
+        action_smoothness=args.action_smoothness,
     )
     from planners.tasks import summarize_success
 

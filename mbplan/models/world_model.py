@@ -328,7 +328,8 @@ class WorldModel(nn.Module):
         *,
         generator: torch.Generator | None = None,
         check_nan: bool = True,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return_states: bool = False,
+    ) -> tuple[torch.Tensor, ...]:
         """Autoregressive prediction from the real current observation (planning).
 
         Step 0 reads the real ``obs``, every later step the previous prediction. The loop has no
@@ -341,9 +342,13 @@ class WorldModel(nn.Module):
             generator: gate noise source, required only in training mode with stochastic gates.
             check_nan: check the inputs for NaN/inf once before the loop (one host sync); pass
                 ``False`` to skip even that.
+            return_states: also return the packed state after every step (for costs that read
+                the latent state, :mod:`planners.trajectory_costs`).
 
         Returns:
-            ``(pred_obs (batch, horizon, obs_dim), state (batch, state_size))``.
+            ``(pred_obs (batch, horizon, obs_dim), state (batch, state_size))``, and with
+            ``return_states`` a third element ``states (batch, horizon, state_size)``
+            (``states[:, -1]`` is ``state``).
         """
         dtype = self._dtype
         obs = check_tensor("obs", obs, (("batch", None), ("obs_dim", self.obs_dim)), dtype)
@@ -356,13 +361,19 @@ class WorldModel(nn.Module):
         if check_nan:
             check_finite({"state": state, "obs": obs, "actions": actions})
         noise = self._draw_noise(batch, actions.shape[1], generator, obs)
+        keep = bool(return_states)
         if torch.is_grad_enabled():
-            out = self._autoregress(state, obs, actions, None, None, noise, False, with_gates=False)
+            out = self._autoregress(state, obs, actions, None, None, noise, keep, with_gates=False)
+            if keep:
+                return out.predictions, out.state, out.states
             return out.predictions, out.state
         # planning: inference mode skips autograd's per-op bookkeeping; the clones return
         # ordinary tensors that callers may modify in place
         with torch.inference_mode():
-            out = self._autoregress(state, obs, actions, None, None, noise, False, with_gates=False)
+            out = self._autoregress(state, obs, actions, None, None, noise, keep, with_gates=False)
+        if keep:
+            assert out.states is not None
+            return out.predictions.clone(), out.state.clone(), out.states.clone()
         return out.predictions.clone(), out.state.clone()
 
     def regularization(self, gates: torch.Tensor | None) -> torch.Tensor:
