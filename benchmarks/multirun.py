@@ -7,7 +7,11 @@ scheduled sampling, with the same total thread count (``--threads``, default 2):
 * group: one process (``--threads`` torch threads, and again with one thread, i.e. half the
   pool's threads) trains K members as one :class:`~mbplan.training.group.GroupTrainer`;
 * pool: K solo :class:`~mbplan.training.trainer.Trainer` runs in a pool of ``--threads`` worker
-  processes with one torch thread each (what ``train_all(workers=2)`` does).
+  processes with one torch thread each (what ``train_all(workers=2)`` does);
+* bound: one solo run at batch ``K x 128`` with ``--threads`` threads, counted as K
+  member-updates per update. It does the arithmetic of a perfectly stacked group with none of
+  the stacking's overhead, so no group of K can beat it by much: where ``bound / pool`` is below
+  a target, the target is out of reach on this machine whatever the group implementation.
 
 Each measurement runs in fresh spawned processes and times ``fit`` only (open, updates, one final
 validation on 8 sequences; the trainers' construction is not counted); the pool's time is the sum
@@ -89,6 +93,19 @@ def _group_job(core: str, task: str, regime: str, k: int, updates: int, threads:
     return {"seconds": seconds, "params": params, "rss_mb": _peak_rss_mb()}
 
 
+def _bound_job(core: str, task: str, regime: str, k: int, updates: int, threads: int) -> float:
+    from mbplan.training.trainer import Trainer
+
+    torch.set_num_threads(threads)
+    with tempfile.TemporaryDirectory() as root:
+        config = _config(Path(root) / "bound", core, task, regime, 0, updates)
+        config = config.replace(batch_size=128 * k)
+        trainer = Trainer(config, _data(task, max(256, 128 * k)), _data(task, 8))
+        started = time.perf_counter()
+        trainer.fit()
+    return time.perf_counter() - started
+
+
 def _solo_job(core: str, task: str, regime: str, seed: int, updates: int) -> tuple[float, float]:
     from mbplan.training.trainer import Trainer
 
@@ -111,6 +128,12 @@ def _measure_group(context, *args) -> dict:
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
         pool.submit(_warm, 0).result()
         return pool.submit(_group_job, *args).result()
+
+
+def _measure_bound(context, *args) -> float:
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+        pool.submit(_warm, 0).result()
+        return pool.submit(_bound_job, *args).result()
 
 
 def _measure_pool(context, core, task, regime, k, updates, threads) -> dict:
@@ -138,11 +161,11 @@ def main() -> None:
     print(f"threads {args.threads}, {updates} updates per run, batch 128, {STEPS} steps")
     header = (
         "| core | task | regime | K | group mu/s | group 1-thread mu/s | pool mu/s | "
-        "group / pool | group 1-thread / pool | "
+        "bound mu/s | group / pool | group 1-thread / pool | bound / pool | "
         "bytes/member (p+g+Adam) | group peak RSS MB | pool worker RSS MB |"
     )
     print(header)
-    print("|" + "---|" * 12)
+    print("|" + "---|" * 14)
     for core in args.cores:
         for task in args.tasks:
             for regime in args.regimes:
@@ -150,13 +173,16 @@ def main() -> None:
                     group = _measure_group(context, core, task, regime, k, updates, args.threads)
                     single = _measure_group(context, core, task, regime, k, updates, 1)
                     pool = _measure_pool(context, core, task, regime, k, updates, args.threads)
+                    bound = _measure_bound(context, core, task, regime, k, updates, args.threads)
+                    bound_rate = k * updates / bound
                     group_rate = k * updates / group["seconds"]
                     single_rate = k * updates / single["seconds"]
                     pool_rate = k * updates / pool["seconds"]
                     print(
                         f"| {core} | {task} | {regime} | {k} | {group_rate:.1f} | "
-                        f"{single_rate:.1f} | {pool_rate:.1f} | {group_rate / pool_rate:.2f}x | "
-                        f"{single_rate / pool_rate:.2f}x | "
+                        f"{single_rate:.1f} | {pool_rate:.1f} | {bound_rate:.1f} | "
+                        f"{group_rate / pool_rate:.2f}x | {single_rate / pool_rate:.2f}x | "
+                        f"{bound_rate / pool_rate:.2f}x | "
                         f"{4 * 4 * group['params']} | {group['rss_mb']:.0f} | "
                         f"{pool['rss_mb']:.0f} |",
                         flush=True,

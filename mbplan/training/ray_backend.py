@@ -23,10 +23,10 @@ from mbplan.training.config import TrainConfig
 from mbplan.training.sweep import (
     RunOutcome,
     SweepResult,
-    _sweep_result,
     check_grid,
     default_group_size,
     plan_groups,
+    summarize_outcomes,
     train_group,
 )
 from mbplan.training.trainer import CRASH_ENV  # noqa: F401 - the test hook's variable
@@ -146,8 +146,8 @@ def train_configs_ray(
     except KeyboardInterrupt:  # the driver's Ctrl-C: cancel the tasks; a rerun resumes them
         for ref in pending:
             ray.cancel(ref)
-        return _sweep_result(configs, outcomes, True)
-    return _sweep_result(configs, outcomes, False)
+        return summarize_outcomes(configs, outcomes, True)
+    return summarize_outcomes(configs, outcomes, False)
 
 
 def _result(ray: Any, ref: Any, group: Sequence[TrainConfig], max_retries: int) -> list[RunOutcome]:

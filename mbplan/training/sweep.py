@@ -366,19 +366,26 @@ def train_configs(
             outcomes += train_group(group)
             if any(o.interrupted for o in outcomes):
                 break
-        return _sweep_result(configs, outcomes, any(o.interrupted for o in outcomes))
+        return summarize_outcomes(configs, outcomes, any(o.interrupted for o in outcomes))
     outcomes, stopped = _run_parallel(
         [[c.replace(progress=False) for c in group] for group in groups],
         workers,
         say,
         f"{len(configs)} runs in {len(groups)} groups",
     )
-    return _sweep_result(configs, outcomes, stopped)
+    return summarize_outcomes(configs, outcomes, stopped)
 
 
-def _sweep_result(
+def summarize_outcomes(
     configs: Sequence[TrainConfig], outcomes: Sequence[RunOutcome], stopped: bool
 ) -> SweepResult:
+    """The :class:`SweepResult` of ``configs`` from their runs' outcomes (any backend's).
+
+    Args:
+        configs: every configuration of the sweep.
+        outcomes: the outcomes of the runs that ran (finished, interrupted or failed).
+        stopped: whether the sweep was stopped (Ctrl-C) before every run was done.
+    """
     finished = tuple(o.out for o in outcomes if not o.interrupted and o.error is None)
     failed = tuple(o.out for o in outcomes if o.error is not None)
     unfinished = tuple(c.out for c in configs if c.out not in finished and c.out not in failed)
