@@ -18,9 +18,13 @@ independent problems in one mbplan call (mbrl-lib has no batch axis).
 
 A second table puts mbplan's own paths side by side, ms per MPC step: ``eager`` (the model's NaN
 checks on, as ``mbplan plan`` ran before ``--nan-check`` became opt-in), ``eager, no checks``,
-and ``fixed`` (``ICEM(fixed_shape=True)``: preallocated buffers, no host sync in the step, checks
-off), at population 40 and 1000, horizon 30, 3 iterations, 1 and 16 problems per call, with a
-GateL0RD and a GRU world model (hidden 16). ``--quick`` runs fewer steps and rounds.
+``fixed`` (``ICEM(fixed_shape=True)``: preallocated buffers, no host sync in the step, checks
+off) and ``fixed + compiled`` (the same through ``mbplan.models.compiled.CompiledRollout``, the
+``torch.compile`` rollout, compiled once per core before the tables: its first-call time and its
+largest cost difference to the eager rollout are printed first), at population 40 and 1000,
+horizon 30, 3 iterations, 1 and 16 problems per call, with a GateL0RD and a GRU world model
+(hidden 16). The peer table's last columns time mbplan's best path (fixed + compiled) against
+mbrl-lib. ``--quick`` runs fewer steps and rounds.
 
 mbrl-lib is optional (``pip install --no-deps mbrl==0.2.0 "omegaconf<2.1" termcolor``): its
 column is skipped when it is absent. ``hydra`` is stubbed in ``sys.modules`` (hydra-core 1.0.3 does
@@ -134,8 +138,16 @@ def analytic_cost(horizon: int, device: torch.device) -> Callable[[torch.Tensor]
     return cost
 
 
+#: compiled rollouts by core, built once per run (the compile is paid once, as in MPC)
+_COMPILED: dict[str, object] = {}
+
+
 def world_model_cost(
-    batch: int, device: torch.device, core: str = "gatel0rd", check_nan: bool = False
+    batch: int,
+    device: torch.device,
+    core: str = "gatel0rd",
+    check_nan: bool = False,
+    compiled: bool = False,
 ) -> Callable[[torch.Tensor], torch.Tensor] | None:
     try:
         from mbplan.models import make_world_model, preset
@@ -150,6 +162,15 @@ def world_model_cost(
     act_context = torch.zeros(batch, model.k, ACTION_DIM, device=device)
     with torch.no_grad():
         state = model.initial_state(obs_context, act_context)
+    if compiled:
+        from mbplan.models.compiled import CompiledRollout
+
+        key = f"{core}@{device}"
+        if key not in _COMPILED:
+            _COMPILED[key] = CompiledRollout(model)
+        wrapper = _COMPILED[key]
+        wrapper.model.load_state_dict(model.state_dict())  # same weights as the eager rows
+        model = wrapper  # type: ignore[assignment]
     return make_objective(
         model, state, obs_context[:, -1], RRCCost(), rollout_kwargs={"check_nan": check_nan}
     )
@@ -259,24 +280,48 @@ def fmt(value: float | None, digits: int = 2) -> str:
     return "-" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
-#: the paths of the second table: (column, fixed_shape, model NaN checks)
-PATHS = (("eager", False, True), ("eager, no checks", False, False), ("fixed", True, False))
+#: the paths of the second table: (column, fixed_shape, model NaN checks, compiled rollout)
+PATHS = (
+    ("eager", False, True, False),
+    ("eager, no checks", False, False, False),
+    ("fixed", True, False, False),
+    ("fixed + compiled", True, False, True),
+)
+
+
+def compile_report(device: torch.device) -> None:
+    """Compile the rollouts once (timed) and print their largest difference to the eager ones."""
+    for core in ("gatel0rd", "gru"):
+        for batch in (1, BATCHED_PROBLEMS):
+            eager = world_model_cost(batch, device, core)
+            fast = world_model_cost(batch, device, core, compiled=True)
+            if eager is None or fast is None:
+                return
+            generator = torch.Generator().manual_seed(1)
+            actions = 2 * torch.rand(batch, 40, 30, ACTION_DIM, generator=generator) - 1
+            actions = actions.to(device)
+            diff = (eager(actions) - fast(actions)).abs().max().item()
+            seconds = _COMPILED[f"{core}@{device}"].compile_seconds  # type: ignore[attr-defined]
+            print(
+                f"compiled {core} rollout, {batch} problem(s): first call {seconds:.1f} s, "
+                f"max |cost difference| to eager {diff:.1e}"
+            )
 
 
 def compare_paths(device: torch.device, steps: int, warmup: int, rounds: int) -> None:
     """Print ms per MPC step of mbplan's eager and fixed-shape paths, side by side."""
     print(
         "\n| model | population | problems | "
-        + " | ".join(f"{name} ms/step" for name, _, _ in PATHS)
-        + " | eager / fixed |\n|"
-        + "---|" * (len(PATHS) + 4)
+        + " | ".join(f"{name} ms/step" for name, *_ in PATHS)
+        + " | eager / fixed | eager / compiled |\n|"
+        + "---|" * (len(PATHS) + 5)
     )
     for core in ("gatel0rd", "gru"):
         for setting in SETTINGS:
             for batch in (1, BATCHED_PROBLEMS):
                 steppers = {}
-                for name, fixed_shape, check_nan in PATHS:
-                    raw = world_model_cost(batch, device, core, check_nan)
+                for name, fixed_shape, check_nan, compiled in PATHS:
+                    raw = world_model_cost(batch, device, core, check_nan, compiled)
                     if raw is None:
                         print(f"| {core} | mbplan.models not importable |")
                         return
@@ -284,10 +329,11 @@ def compare_paths(device: torch.device, steps: int, warmup: int, rounds: int) ->
                     steppers[name] = (mbplan_stepper(setting, cost, batch, fixed_shape), cost)
                 timings = measure(steppers, steps, warmup, rounds)
                 ratio = timings["eager"]["ms"] / timings["fixed"]["ms"]
-                cells = " | ".join(fmt(timings[name]["ms"]) for name, _, _ in PATHS)
+                compiled_ratio = timings["eager"]["ms"] / timings["fixed + compiled"]["ms"]
+                cells = " | ".join(fmt(timings[name]["ms"]) for name, *_ in PATHS)
                 print(
                     f"| {core} (hidden 16) | {setting.population} | {batch} | {cells} | "
-                    f"{fmt(ratio)}x |",
+                    f"{fmt(ratio)}x | {fmt(compiled_ratio)}x |",
                     flush=True,
                 )
 
@@ -322,14 +368,15 @@ def main() -> None:
         print("mbrl-lib not installed: its column is skipped")
 
     if args.only != "peer":
+        compile_report(device)
         compare_paths(device, args.steps, args.warmup, args.rounds)
     if args.only == "paths":
         return
     header = (
         "| objective | setting | mbplan ms/step | obj ms | seq/step | mbrl-lib ms/step | "
-        "obj ms | seq/step | speed-up |"
+        "obj ms | seq/step | speed-up | mbplan fixed + compiled ms/step | speed-up (best path) |"
     )
-    print("\n" + header + "\n|" + "---|" * 9)
+    print("\n" + header + "\n|" + "---|" * 11)
     for objective in ("analytic", "gatel0rd"):
         for setting in SETTINGS:
             for batch in (1, BATCHED_PROBLEMS) if setting.name == "blitz" else (1,):
@@ -342,6 +389,12 @@ def main() -> None:
                         break
                 ours_cost = TimedCost(raw, device)
                 steppers = {"mbplan": (mbplan_stepper(setting, ours_cost, batch), ours_cost)}
+                if objective == "gatel0rd":
+                    fast = world_model_cost(batch, device, compiled=True)
+                    assert fast is not None
+                    best_cost = TimedCost(fast, device)
+                    best = mbplan_stepper(setting, best_cost, batch, fixed_shape=True)
+                    steppers["best"] = (best, best_cost)
                 if icem_cls is not None and batch == 1:
                     theirs_cost = TimedCost(raw, device)
                     steppers["mbrl"] = (mbrl_stepper(icem_cls, setting, theirs_cost), theirs_cost)
@@ -349,11 +402,14 @@ def main() -> None:
                 ours, theirs = timings["mbplan"], timings.get("mbrl")
                 label = setting.name if batch == 1 else f"{setting.name}, {batch} problems"
                 speedup = None if theirs is None else theirs["ms"] / ours["ms"]
+                best = timings.get("best")
+                best_speedup = None if theirs is None or best is None else theirs["ms"] / best["ms"]
                 print(
                     f"| {objective} | {label} | {fmt(ours['ms'])} | {fmt(ours['obj_ms'])} | "
                     f"{fmt(ours['seq'] / batch, 0)} | {fmt(theirs and theirs['ms'])} | "
                     f"{fmt(theirs and theirs['obj_ms'])} | {fmt(theirs and theirs['seq'], 0)} | "
-                    f"{fmt(speedup, 1)}{'x' if speedup else ''} |"
+                    f"{fmt(speedup, 1)}{'x' if speedup else ''} | {fmt(best and best['ms'])} | "
+                    f"{fmt(best_speedup, 1)}{'x' if best_speedup else ''} |"
                 )
                 if args.profile and batch == 1:
                     profile_mbplan(setting, TimedCost(raw, device), args.steps)
