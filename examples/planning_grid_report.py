@@ -1,0 +1,226 @@
+"""Planning results of a trained grid: MPC success per run, and what explains it.
+
+After ``mbplan compare`` has trained and evaluated a grid of RRC or Shepherd world models (one
+run folder per core x regime x seed), this script measures, for every run's best checkpoint:
+
+* learned-model MPC success with iCEM on the task's defaults over ``--episodes`` episodes (reset
+  seeds ``--seed ..``, the same for every run), beside the simulator as the model on the same
+  episodes (``mbplan.commands.plan.plan_episodes``); success rates leave out the episodes solved
+  at reset;
+* the N-step MSE on the test and generalisation sets, read from the run folder's
+  ``evaluation_<split>.json`` (``mbplan compare``, and ``mbplan compare --no-train --split
+  generalization_test``);
+* RRC only: the control-onset response and false robot motion
+  (:mod:`mbplan.evaluation.control_onset`);
+* with ``--vaa``: the VAA of the core (``examples/world_model_vaa.py``'s measurement, 10 sets of
+  32 states, ``--vaa-steps`` convergence steps), for the multistability question of issue 14;
+
+and writes ``OUT/planning_grid.json``, ``OUT/planning_grid.md`` (one row per run, then mean ±
+std per core) and ``OUT/planning_grid.png`` (success against generalisation error, onset
+response and VAA). Runs whose results are already in the JSON are skipped, so an interrupted
+report resumes::
+
+    python examples/planning_grid_report.py runs/rrc_cmp --env mbplan/RobotRemoteControl-v0 \
+        --episodes 20 --vaa --out docs/results/rrc_grid
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from mbplan.commands.plan import plan_episodes  # noqa: E402
+from mbplan.evaluation.control_onset import control_onset_response  # noqa: E402
+from mbplan.evaluation.report import load_run_model  # noqa: E402
+from mbplan.training.run_directory import write_json_atomic  # noqa: E402
+from planners.tasks import summarize_success  # noqa: E402
+
+RRC = "mbplan/RobotRemoteControl-v0"
+
+
+def _mse(run: Path, split: str) -> float | None:
+    path = run / f"evaluation_{split}.json"
+    return float(json.loads(path.read_text())["mse"]) if path.is_file() else None
+
+
+def _success(results) -> dict:
+    summary = summarize_success(results)
+    return {
+        "successes": summary.successes,
+        "solved_at_reset": summary.solved_at_reset,
+        "rate": summary.rate,
+        "per_episode": [bool(r.success) for r in results],
+    }
+
+
+def measure_run(run: Path, env: str, episodes: int, seed: int, vaa_steps: int | None) -> dict:
+    """Every measurement of one run (see the module docstring)."""
+    config = json.loads((run / "config.json").read_text())
+    model, _ = load_run_model(run, which="best", device="cpu")
+    model.eval()
+    started = time.perf_counter()
+    results = plan_episodes(env, model, episodes=episodes, seed=seed)
+    row = {
+        "run": str(run),
+        "core": config["core"],
+        "regime": config["regime"],
+        "seed": config["seed"],
+        "updates": json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["updates"],
+        "test_mse": _mse(run, "test"),
+        "generalization_mse": _mse(run, "generalization_test"),
+        "mpc": _success(results),
+        "mpc_seconds": time.perf_counter() - started,
+    }
+    if env == RRC:
+        onset = control_onset_response(model, episodes=20, seed=seed)
+        row["onset_response"] = onset.mean_response
+        row["onset_registered"] = onset.registered
+        row["false_motion"] = onset.mean_false_motion
+    if vaa_steps:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from world_model_vaa import measure
+
+        vaa = measure(run, sets=10, states=32, steps=vaa_steps, seed=0)
+        row["vaa"] = vaa["vaa_mean"]
+        row["vaa_star"] = vaa["vaa_star_per_layer"]
+    return row
+
+
+def _mean_std(values: list[float | None]) -> str:
+    clean = [v for v in values if v is not None and np.isfinite(v)]
+    if not clean:
+        return "-"
+    spread = np.std(clean, ddof=1) if len(clean) > 1 else 0.0
+    return f"{np.mean(clean):.3g} ± {spread:.2g}"
+
+
+def write_report(report: dict, out: Path) -> None:
+    """The Markdown table and the figure of ``report``."""
+    rows = report["runs"]
+    onset = any("onset_response" in r for r in rows)
+    vaa = any("vaa" in r for r in rows)
+    head = ["core", "seed", "updates", "test MSE", "generalisation MSE", "MPC success"]
+    head += ["onset response", "registered", "false motion"] if onset else []
+    head += ["VAA"] if vaa else []
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        mpc = r["mpc"]
+        attempted = len(mpc["per_episode"]) - mpc["solved_at_reset"]
+        cells = [
+            r["core"],
+            str(r["seed"]),
+            str(r["updates"]),
+            f"{r['test_mse']:.3g}" if r["test_mse"] is not None else "-",
+            f"{r['generalization_mse']:.3g}" if r["generalization_mse"] is not None else "-",
+            f"{mpc['rate']:.2f} ({mpc['successes']}/{attempted})",
+        ]
+        if onset:
+            cells += [
+                f"{r['onset_response']:.2f}",
+                f"{r['onset_registered']:.2f}",
+                f"{r['false_motion']:.3f}",
+            ]
+        if vaa:
+            cells.append(f"{r['vaa']:.3f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Mean ± std over seeds:", ""]
+    keys = ["test_mse", "generalization_mse", "rate"]
+    keys += ["onset_response", "false_motion"] if onset else []
+    keys += ["vaa"] if vaa else []
+    lines.append("| core | runs | " + " | ".join(keys) + " |")
+    lines.append("|" + "---|" * (len(keys) + 2))
+    for core in sorted({r["core"] for r in rows}):
+        chosen = [r for r in rows if r["core"] == core]
+        cells = [
+            _mean_std([r["mpc"]["rate"] if k == "rate" else r.get(k) for r in chosen]) for k in keys
+        ]
+        lines.append(f"| {core} | {len(chosen)} | " + " | ".join(cells) + " |")
+    truth = report.get("ground_truth")
+    if truth:
+        attempted = len(truth["per_episode"]) - truth["solved_at_reset"]
+        lines += [
+            "",
+            f"Simulator as the model: {truth['successes']}/{attempted} ({truth['rate']:.2f}).",
+        ]
+    lines += ["", f"Machine: {report['machine']}; {report['date']}."]
+    (out / "planning_grid.md").write_text("\n".join(lines) + "\n")
+
+    panels = [("generalization_mse", "generalisation 50-step MSE")]
+    panels += [("onset_response", "control-onset response (1 = simulator)")] if onset else []
+    panels += [("vaa", "VAA")] if vaa else []
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    cores = sorted({r["core"] for r in rows})
+    for axis, (key, label) in zip(axes[0], panels, strict=True):
+        for index, core in enumerate(cores):
+            chosen = [r for r in rows if r["core"] == core and r.get(key) is not None]
+            axis.scatter(
+                [r[key] for r in chosen],
+                [r["mpc"]["rate"] for r in chosen],
+                label=core,
+                color=f"C{index}",
+            )
+        axis.set_xlabel(label)
+        axis.set_ylabel("learned-model MPC success")
+        axis.set_ylim(-0.05, 1.05)
+        axis.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    figure.suptitle(f"{report['env']}: one point per run (best checkpoint)")
+    figure.tight_layout()
+    figure.savefig(out / "planning_grid.png", dpi=110)
+    plt.close(figure)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("grid", type=Path, help="an mbplan compare --out folder")
+    parser.add_argument("--env", default=RRC, help="planning env id")
+    parser.add_argument("--episodes", type=int, default=20, help="MPC episodes per run (20)")
+    parser.add_argument("--seed", type=int, default=0, help="first episode seed (0)")
+    parser.add_argument("--vaa", action="store_true", help="also measure each core's VAA")
+    parser.add_argument("--vaa-steps", type=int, default=2000, help="VAA convergence steps")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the report")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "planning_grid.json"
+    report = json.loads(path.read_text()) if path.is_file() else {"runs": []}
+    report.update(
+        env=args.env,
+        episodes=args.episodes,
+        seed=args.seed,
+        machine=f"{platform.machine()} {platform.processor() or ''}, torch {torch.__version__}",
+        date=time.strftime("%Y-%m-%d"),
+    )
+    done = {r["run"] for r in report["runs"]}
+    runs = sorted(p.parent for p in args.grid.glob("*/best.pt"))
+    for run in runs:
+        if str(run) in done:
+            continue
+        print(f"{run.name}: measuring", flush=True)
+        row = measure_run(
+            run, args.env, args.episodes, args.seed, args.vaa_steps if args.vaa else None
+        )
+        report["runs"].append(row)
+        write_json_atomic(path, report)
+        print(f"{run.name}: MPC {row['mpc']['rate']:.2f}", flush=True)
+    if "ground_truth" not in report:
+        truth = plan_episodes(args.env, None, episodes=args.episodes, seed=args.seed)
+        report["ground_truth"] = _success(truth)
+        write_json_atomic(path, report)
+    write_report(report, args.out)
+    print((args.out / "planning_grid.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
