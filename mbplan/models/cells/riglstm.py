@@ -108,7 +108,8 @@ def topk_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
     if k >= scores.shape[-1]:
         return torch.ones_like(scores, dtype=torch.bool)
     indices = scores.topk(k, dim=-1).indices  # indices carry no gradient
-    return torch.zeros_like(scores, dtype=torch.bool).scatter_(-1, indices, True)
+    # out of place: vmap (run groups) has a batching rule for scatter, not for scatter_
+    return torch.zeros_like(scores, dtype=torch.bool).scatter(-1, indices, True)
 
 
 def _masked_softmax(scores: torch.Tensor, keep: torch.Tensor | None, null: bool) -> torch.Tensor:
