@@ -35,19 +35,23 @@ class CostTerm(Protocol):
         ...
 
 
-class ActionPenalty:
+class _WeightedTerm:
+    """A term ``weight * f(...)``; ``weight`` must be finite and >= 0."""
+
+    needs_states = False
+
+    def __init__(self, weight: float) -> None:
+        if not 0.0 <= weight < float("inf"):
+            raise ValueError(f"weight must be finite and >= 0, got {weight!r}")
+        self.weight = float(weight)
+
+
+class ActionPenalty(_WeightedTerm):
     """``weight * ||a_t||^2`` per step: the effort term of most MPC costs.
 
     Args:
         weight: factor, >= 0.
     """
-
-    needs_states = False
-
-    def __init__(self, weight: float) -> None:
-        if not weight >= 0.0:
-            raise ValueError(f"weight must be >= 0, got {weight!r}")
-        self.weight = float(weight)
 
     def __call__(
         self, obs: torch.Tensor, actions: torch.Tensor, states: torch.Tensor | None
@@ -56,19 +60,12 @@ class ActionPenalty:
         return self.weight * actions.square().sum(dim=-1)
 
 
-class ActionSmoothness:
+class ActionSmoothness(_WeightedTerm):
     """``weight * ||a_t - a_{t-1}||^2`` per step (0 at step 0): penalises jerky plans.
 
     Args:
         weight: factor, >= 0.
     """
-
-    needs_states = False
-
-    def __init__(self, weight: float) -> None:
-        if not weight >= 0.0:
-            raise ValueError(f"weight must be >= 0, got {weight!r}")
-        self.weight = float(weight)
 
     def __call__(
         self, obs: torch.Tensor, actions: torch.Tensor, states: torch.Tensor | None
@@ -78,7 +75,7 @@ class ActionSmoothness:
         return self.weight * change
 
 
-class LatentGoal:
+class LatentGoal(_WeightedTerm):
     """``weight * ||s_t[dims] - goal||`` per step: reach a goal given as a latent model state.
 
     The goal is a state of the same model, e.g. the state it filters from an observation
@@ -101,11 +98,10 @@ class LatentGoal:
             raise ValueError(f"goal must be a (state_size,) vector, got shape {tuple(goal.shape)}")
         if not torch.isfinite(goal).all():
             raise ValueError("goal must be finite, got NaN/inf entries")
-        if not weight >= 0.0:
-            raise ValueError(f"weight must be >= 0, got {weight!r}")
+        super().__init__(weight)
         if dims is not None and len(dims) != goal.shape[0]:
             raise ValueError(f"goal has {goal.shape[0]} entries but dims names {len(dims)}")
-        self.goal, self.weight = goal.detach(), float(weight)
+        self.goal = goal.detach()
         self.dims = None if dims is None else torch.as_tensor(list(dims), dtype=torch.long)
 
     def __call__(

@@ -3,6 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable
+from typing import Any
+
+
+def _argument(text: str, parse: type, ok: Callable[[Any], bool], expected: str) -> Any:
+    """``parse(text)`` if ``ok`` of it, else an ``argparse`` error naming ``expected``."""
+    try:
+        value = parse(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
+    return value
 
 
 def positive_int(text: str) -> int:
@@ -11,13 +25,7 @@ def positive_int(text: str) -> int:
     Raises:
         argparse.ArgumentTypeError: for anything else; argparse prints it and exits with 2.
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
+    return _argument(text, int, lambda value: value >= 1, "an integer >= 1")
 
 
 def non_negative_float(text: str) -> float:
@@ -26,13 +34,7 @@ def non_negative_float(text: str) -> float:
     Raises:
         argparse.ArgumentTypeError: for anything else; argparse prints it and exits with 2.
     """
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not 0.0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return value
+    return _argument(text, float, lambda value: 0.0 <= value < math.inf, "a finite number >= 0")
 
 
 #: environment variable that caps every budget for smoke tests (the README test sets it).

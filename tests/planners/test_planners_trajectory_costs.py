@@ -61,6 +61,12 @@ def _scripted_rrc_episode(seed: int) -> tuple[list[np.ndarray], list[bool]]:
     return observations, terminated
 
 
+def _icem(horizon: int, population: int) -> ICEM:
+    box = (np.full(2, -1.0), np.ones(2))
+    generator = torch.Generator().manual_seed(0)
+    return ICEM(*box, horizon=horizon, population=population, generator=generator)
+
+
 def test_alive_steps_count_the_terminal_step_and_drop_the_rest():
     terminal = torch.tensor([[False, False, True, False, True], [False] * 5, [True] + [False] * 4])
     assert alive_steps(terminal).tolist() == [
@@ -193,13 +199,7 @@ def test_a_large_action_penalty_makes_the_plans_gentler(model):
     norms = []
     for weight in (0.0, 5.0):
         task = CostWithTerms(RRCCost(), [ActionPenalty(weight)])
-        planner = ICEM(
-            np.full(2, -1.0),
-            np.ones(2),
-            horizon=15,
-            population=40,
-            generator=torch.Generator().manual_seed(0),
-        )
+        planner = _icem(15, 40)
         planner.reset(2)
         plan = planner.plan(make_objective(model, state, obs, task))
         norms.append(float(plan.norm(dim=-1).mean()))
@@ -217,13 +217,7 @@ def test_bad_combinations_are_refused_with_the_reason(model):
     state, obs, _ = _problem(model)
     with pytest.raises(ValueError, match="no terminal"):
         make_objective(model, state, obs, NoTerminal(), mask_terminal=True)
-    planner = ICEM(
-        np.full(2, -1.0),
-        np.ones(2),
-        horizon=5,
-        population=8,
-        generator=torch.Generator().manual_seed(0),
-    )
+    planner = _icem(5, 8)
     with pytest.raises(ValueError, match="no terminal"):
         MPCAgent(model, planner, NoTerminal(), mask_terminal=True)
     env, sim = gym.make(RRC), gym.make(RRC)
@@ -243,13 +237,7 @@ def test_bad_combinations_are_refused_with_the_reason(model):
 def test_the_agent_plans_a_vector_env_with_terms_and_termination_masking(model):
     envs = gym.vector.SyncVectorEnv([lambda: gym.make(RRC) for _ in range(2)])
     obs, _ = envs.reset(seed=[3, 4])
-    planner = ICEM(
-        np.full(2, -1.0),
-        np.ones(2),
-        horizon=10,
-        population=16,
-        generator=torch.Generator().manual_seed(0),
-    )
+    planner = _icem(10, 16)
     task = CostWithTerms(
         RRCCost(), [ActionPenalty(0.01), LatentGoal(torch.zeros(model.state_size), 0.01)]
     )
