@@ -10,8 +10,8 @@ run folder per core x regime x seed), this script measures, for every run's best
 * the N-step MSE on the test and generalisation sets, read from the run folder's
   ``evaluation_<split>.json`` (``mbplan compare``, and ``mbplan compare --no-train --split
   generalization_test``);
-* RRC only: the control-onset response and false robot motion
-  (:mod:`mbplan.evaluation.control_onset`);
+* RRC only: the control-onset response (at the onset, and after 3 observed steps of control)
+  and the false robot motion before it (:mod:`mbplan.evaluation.control_onset`);
 * with ``--vaa``: the VAA of the core (``examples/world_model_vaa.py``'s measurement, 10 sets of
   32 states, ``--vaa-steps`` convergence steps), for the multistability question of issue 14;
 
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -87,6 +88,8 @@ def measure_run(run: Path, env: str, episodes: int, seed: int, vaa_steps: int | 
         row["onset_response"] = onset.mean_response
         row["onset_registered"] = onset.registered
         row["false_motion"] = onset.mean_false_motion
+        seen = control_onset_response(model, episodes=20, seed=seed, after=3)
+        row["response_after_3"] = seen.mean_response
     if vaa_steps:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from world_model_vaa import measure
@@ -111,7 +114,9 @@ def write_report(report: dict, out: Path) -> None:
     onset = any("onset_response" in r for r in rows)
     vaa = any("vaa" in r for r in rows)
     head = ["core", "seed", "updates", "test MSE", "generalisation MSE", "MPC success"]
-    head += ["onset response", "registered", "false motion"] if onset else []
+    head += (
+        ["onset response", "registered", "response 3 steps later", "false motion"] if onset else []
+    )
     head += ["VAA"] if vaa else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
@@ -129,6 +134,7 @@ def write_report(report: dict, out: Path) -> None:
             cells += [
                 f"{r['onset_response']:.2f}",
                 f"{r['onset_registered']:.2f}",
+                f"{r['response_after_3']:.2f}",
                 f"{r['false_motion']:.3f}",
             ]
         if vaa:
@@ -136,7 +142,7 @@ def write_report(report: dict, out: Path) -> None:
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Mean ± std over seeds:", ""]
     keys = ["test_mse", "generalization_mse", "rate"]
-    keys += ["onset_response", "false_motion"] if onset else []
+    keys += ["onset_response", "response_after_3", "false_motion"] if onset else []
     keys += ["vaa"] if vaa else []
     lines.append("| core | runs | " + " | ".join(keys) + " |")
     lines.append("|" + "---|" * (len(keys) + 2))
@@ -199,7 +205,7 @@ def main() -> None:
         env=args.env,
         episodes=args.episodes,
         seed=args.seed,
-        machine=f"{platform.machine()} {platform.processor() or ''}, torch {torch.__version__}",
+        machine=f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}",
         date=time.strftime("%Y-%m-%d"),
     )
     done = {r["run"] for r in report["runs"]}
