@@ -7,7 +7,8 @@ run folder per core x regime x seed), this script measures, for every run's best
   seeds ``--seed ..``, the same for every run), beside the simulator as the model on the same
   episodes (``mbplan.commands.plan.plan_episodes``); success rates leave out the episodes solved
   at reset;
-* the N-step MSE on the test and generalisation sets, read from the run folder's
+* the N-step MSE on the test and generalisation sets (and Shepherd's sheep-reappearance error on
+  the test set), read from the run folder's
   ``evaluation_<split>.json`` (``mbplan compare``, and ``mbplan compare --no-train --split
   generalization_test``);
 * RRC only: the control-onset response (at the onset, and after 3 observed steps of control)
@@ -50,9 +51,14 @@ from planners.tasks import summarize_success  # noqa: E402
 RRC = "mbplan/RobotRemoteControl-v0"
 
 
-def _mse(run: Path, split: str) -> float | None:
+def _mse(run: Path, split: str, key: str = "mse") -> float | None:
     path = run / f"evaluation_{split}.json"
-    return float(json.loads(path.read_text())["mse"]) if path.is_file() else None
+    if not path.is_file():
+        return None
+    value = json.loads(path.read_text()).get(key)
+    if isinstance(value, dict):  # reappearance: {"mse": ..., "n": ...}
+        value = value.get("mse")
+    return None if value is None else float(value)
 
 
 def _success(results) -> dict:
@@ -80,6 +86,7 @@ def measure_run(run: Path, env: str, episodes: int, seed: int, vaa_steps: int | 
         "updates": json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["updates"],
         "test_mse": _mse(run, "test"),
         "generalization_mse": _mse(run, "generalization_test"),
+        "reappearance": _mse(run, "test", "reappearance"),
         "mpc": _success(results),
         "mpc_seconds": time.perf_counter() - started,
     }
@@ -113,7 +120,10 @@ def write_report(report: dict, out: Path) -> None:
     rows = report["runs"]
     onset = any("onset_response" in r for r in rows)
     vaa = any("vaa" in r for r in rows)
-    head = ["core", "seed", "updates", "test MSE", "generalisation MSE", "MPC success"]
+    reappear = any(r.get("reappearance") is not None for r in rows)
+    head = ["core", "seed", "updates", "test MSE", "generalisation MSE"]
+    head += ["reappearance error"] if reappear else []
+    head += ["MPC success"]
     head += (
         ["onset response", "registered", "response 3 steps later", "false motion"] if onset else []
     )
@@ -128,8 +138,10 @@ def write_report(report: dict, out: Path) -> None:
             str(r["updates"]),
             f"{r['test_mse']:.3g}" if r["test_mse"] is not None else "-",
             f"{r['generalization_mse']:.3g}" if r["generalization_mse"] is not None else "-",
-            f"{mpc['rate']:.2f} ({mpc['successes']}/{attempted})",
         ]
+        if reappear:
+            cells.append(f"{r['reappearance']:.3g}" if r.get("reappearance") is not None else "-")
+        cells.append(f"{mpc['rate']:.2f} ({mpc['successes']}/{attempted})")
         if onset:
             cells += [
                 f"{r['onset_response']:.2f}",
@@ -141,7 +153,7 @@ def write_report(report: dict, out: Path) -> None:
             cells.append(f"{r['vaa']:.3f}")
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Mean ± std over seeds:", ""]
-    keys = ["test_mse", "generalization_mse", "rate"]
+    keys = ["test_mse", "generalization_mse"] + (["reappearance"] if reappear else []) + ["rate"]
     keys += ["onset_response", "response_after_3", "false_motion"] if onset else []
     keys += ["vaa"] if vaa else []
     lines.append("| core | runs | " + " | ".join(keys) + " |")
