@@ -16,6 +16,12 @@ records it. The batch size is marked dynamic (``dynamic=True``), so iCEM's shrin
 reuse one graph; a new horizon compiles again. Results equal the eager rollout to float rounding
 (fused kernels reorder float operations; ``benchmarks/planning.py`` reports the difference).
 
+Elman, GRU and LSTM cores run their explicit formulation (``fused_kernels = False``, see
+:mod:`mbplan.models.cells.rnn`; equal to torch's fused kernels to float rounding), because Dynamo
+does not trace ``nn.RNN`` / ``nn.GRU`` / ``nn.LSTM`` modules. So that the caller's model keeps its
+fused kernels, the wrapper plans with a copy of the model made at construction: later changes to
+the model's weights are not seen (wrap it again, or ``load_state_dict`` into ``wrapper.model``).
+
 Limits: inference only (the rollout runs under ``torch.no_grad``; for gradients use the model's
 own ``rollout``), evaluation mode only (stochastic gates in training mode draw noise from a
 generator, which the compiled path does not take).
@@ -23,11 +29,13 @@ generator, which the compiled path does not take).
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any
 
 import torch
 
+from mbplan.models.cells.rnn import TorchRecurrentCell
 from mbplan.models.validation import check_finite, check_tensor
 from mbplan.models.world_model import WorldModel
 
@@ -43,7 +51,7 @@ class CompiledRollout:
         mode: ``torch.compile`` mode (e.g. ``"max-autotune-no-cudagraphs"``), or ``None``.
 
     Attributes:
-        model: the wrapped model.
+        model: the copy of the model that plans (see the module docstring).
         compile_seconds: wall time of the first (compiling) call, ``None`` before it.
 
     Raises:
@@ -60,7 +68,10 @@ class CompiledRollout:
     ) -> None:
         if not isinstance(model, WorldModel):
             raise TypeError(f"model: expected a WorldModel, got {type(model).__name__}")
-        self.model = model
+        self.model = copy.deepcopy(model)
+        for cell in self.model.modules():
+            if isinstance(cell, TorchRecurrentCell):
+                cell.fused_kernels = False
         self.compile_seconds: float | None = None
         self._loop = torch.compile(
             self._autoregress, dynamic=dynamic, backend=backend, mode=mode, fullgraph=True
@@ -124,7 +135,9 @@ class CompiledRollout:
         if check_nan:
             check_finite({"state": state, "obs": obs, "actions": actions})
         start = time.perf_counter() if self.compile_seconds is None else None
-        with torch.no_grad():
+        # allow_rnn: Dynamo refuses to touch nn.GRU / nn.LSTM modules unless told; the explicit
+        # formulation only reads their parameters, never calls the fused module
+        with torch.no_grad(), torch._dynamo.config.patch(allow_rnn=True):
             out = self._loop(state, obs, actions, bool(return_states))
         if start is not None:
             self.compile_seconds = time.perf_counter() - start

@@ -97,3 +97,17 @@ def test_plan_cli_refuses_compiling_the_simulator(capsys):
         == 2
     )
     assert "--compile" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("core", ["gru", "lstm"])
+def test_torch_recurrent_cores_compile_through_their_explicit_formulation(core):
+    torch.manual_seed(0)
+    model = make_world_model(core, 4, 2, **{**preset("rrc"), "hidden_size": 8}).eval()
+    compiled = CompiledRollout(model, backend="aot_eager")
+    state, obs, actions = _inputs(model, 6)
+    expected = model.rollout(state, obs, actions)
+    for a, b in zip(compiled.rollout(state, obs, actions), expected, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    # the caller's model keeps torch's fused kernels
+    fused = [m.fused_kernels for m in model.modules() if hasattr(m, "fused_kernels")]
+    assert fused and all(fused)
