@@ -13,9 +13,8 @@ SHIPPED = Path(__file__).resolve().parents[2] / "examples" / "checkpoints" / "rr
 CORES = ("gatel0rd", "elman", "gru", "lstm")
 
 
-@pytest.mark.parametrize("core", CORES)
-def test_a_shipped_run_is_the_rrc_preset_model_trained_20k_updates(core):
-    run = SHIPPED / f"{core}_ss_s0"
+def _check_run(run: Path, core: str, updates: int, epochs: int) -> None:
+    """The run is the RRC preset's core, scheduled sampling, seed 0, trained to ``updates``."""
     config = json.loads((run / "config.json").read_text())
     assert (config["core"], config["task"], config["regime"], config["seed"]) == (
         core,
@@ -24,22 +23,32 @@ def test_a_shipped_run_is_the_rrc_preset_model_trained_20k_updates(core):
         0,
     )
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert rows[-1]["updates"] == 20_000 and rows[-1]["epoch"] == 2000
+    assert rows[-1]["updates"] == updates and rows[-1]["epoch"] == epochs
 
 
-def test_the_shipped_gatel0rd_replans_its_recorded_episodes_exactly(tmp_path, capsys):
-    """20 episodes (seeds 0-19) with the shipped best.pt reproduce the recorded outcomes."""
-    run = SHIPPED / "gatel0rd_ss_s0"
+def _replan(run: Path, tmp_path: Path) -> tuple[dict, dict]:
+    """The recorded 20-episode plan and the same 20 episodes planned again."""
     recorded = json.loads((run / "plan20.json").read_text())
     out = tmp_path / "plan.json"
     argv = ["plan", "--run", str(run), "--env", "mbplan/RobotRemoteControl-v0"]
     assert main([*argv, "--episodes", "20", "--no-progress", "--json", str(out)]) == 0
     replanned = json.loads(out.read_text())
-    assert replanned["successes"] == recorded["successes"] == 6
-    assert replanned["solved_at_reset"] == recorded["solved_at_reset"] == 2
     assert [e["success"] for e in replanned["per_episode"]] == [
         e["success"] for e in recorded["per_episode"]
     ]
+    return recorded, replanned
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_a_shipped_run_is_the_rrc_preset_model_trained_20k_updates(core):
+    _check_run(SHIPPED / f"{core}_ss_s0", core, 20_000, 2000)
+
+
+def test_the_shipped_gatel0rd_replans_its_recorded_episodes_exactly(tmp_path, capsys):
+    """20 episodes (seeds 0-19) with the shipped best.pt reproduce the recorded outcomes."""
+    recorded, replanned = _replan(SHIPPED / "gatel0rd_ss_s0", tmp_path)
+    assert replanned["successes"] == recorded["successes"] == 6
+    assert replanned["solved_at_reset"] == recorded["solved_at_reset"] == 2
 
 
 SHIPPED_60K = SHIPPED.parent / "rrc_60k"
@@ -49,23 +58,8 @@ SHIPPED_60K = SHIPPED.parent / "rrc_60k"
 def test_the_60k_runs_are_full_data_rrc_runs_that_replan_their_episodes(core, tmp_path):
     """60k updates on the paper-size dataset; 20 episodes reproduce the recorded outcomes."""
     run = SHIPPED_60K / f"{core}_ss_s0"
-    config = json.loads((run / "config.json").read_text())
-    assert (config["core"], config["task"], config["regime"], config["seed"]) == (
-        core,
-        "rrc",
-        "ss",
-        0,
-    )
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert rows[-1]["updates"] == 60_000 and rows[-1]["epoch"] == 1200
-    recorded = json.loads((run / "plan20.json").read_text())
-    out = tmp_path / "plan.json"
-    argv = ["plan", "--run", str(run), "--env", "mbplan/RobotRemoteControl-v0"]
-    assert main([*argv, "--episodes", "20", "--no-progress", "--json", str(out)]) == 0
-    replanned = json.loads(out.read_text())
-    assert [e["success"] for e in replanned["per_episode"]] == [
-        e["success"] for e in recorded["per_episode"]
-    ]
+    _check_run(run, core, 60_000, 1200)
+    recorded, replanned = _replan(run, tmp_path)
     assert replanned["successes"] == recorded["successes"]
     # GateL0RD generalises better than the LSTM trained alongside it (docs/results/rrc.md)
     generalization = json.loads((run / "evaluation_generalization_test.json").read_text())["mse"]
