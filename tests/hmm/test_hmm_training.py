@@ -54,3 +54,34 @@ def test_command_line_trains_and_evaluates(tmp_path, capsys) -> None:
     report = json.loads((tmp_path / "run" / "emission_report.json").read_text())
     assert report["family"] == "cyclic" and len(report["transition_matrix_rnn"]) == 3
     assert "HMM-HMM" in capsys.readouterr().out
+
+
+def test_init_from_starts_from_the_checkpoint_weights(tmp_path) -> None:
+    """A second phase starts from the first phase's weights, not the seed's, and says so."""
+    import dataclasses
+
+    from mbplan.hmm.training import initial_emulator
+
+    torch.set_num_threads(1)
+    train_emulator(_config(str(tmp_path / "phase1"), 2))
+    trained = load_emulator(tmp_path / "phase1" / "last.pt")
+    phase2 = dataclasses.replace(
+        _config(str(tmp_path / "phase2"), 1), lr=1e-3, init_from=str(tmp_path / "phase1/last.pt")
+    )
+    start = initial_emulator(phase2, 3, torch.Generator().manual_seed(0), torch.device("cpu"))
+    seeded = initial_emulator(
+        dataclasses.replace(phase2, init_from=""), 3, torch.Generator().manual_seed(0), "cpu"
+    )
+    for loaded, wanted, fresh in zip(
+        start.parameters(), trained.parameters(), seeded.parameters(), strict=True
+    ):
+        assert torch.equal(loaded, wanted) and not torch.equal(loaded, fresh)
+    train_emulator(phase2)
+    saved = json.loads((tmp_path / "phase2" / "config.json").read_text())
+    assert saved["init_from"].endswith("phase1/last.pt")
+    wider = dataclasses.replace(phase2, out=str(tmp_path / "phase3"), hidden_size=13)
+    with pytest.raises(ValueError, match="init_from: .* holds an emulator"):
+        train_emulator(wider)
+    with pytest.raises(ValueError, match="init_from: no checkpoint"):
+        train_emulator(dataclasses.replace(phase2, out=str(tmp_path / "p4"), init_from="nope.pt"))
+    assert not (tmp_path / "phase3").exists()
