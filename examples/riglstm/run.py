@@ -32,17 +32,23 @@ from mbplan.data.io import write_json  # atomic: temp file, then rename
 
 
 def train_one(task_name: str, variant: str, seed: int, args: argparse.Namespace) -> dict:
-    """Train one variant with one seed and evaluate it on every test set."""
+    """Train one variant with one seed and evaluate it on every test (and validation) set.
+
+    With ``args.eval_every`` > 0 the model is also evaluated every that many updates; where the
+    task has validation sets, ``test_at_best_val`` holds, per test label, the test metrics of the
+    evaluation whose validation headline metric was best for that label (the RIMs protocol).
+    """
     task = TASKS[task_name]()
     data_rng = np.random.default_rng(1000 + seed)  # the same data for every variant
-    next_batch, evals = task.make_data(data_rng)
+    next_batch, evals, validation = task.make_data(data_rng)
     torch.manual_seed(seed)  # weight initialisation (script, not library)
     model = task.make_model(build_core(variant, task.feature_size, args.cell_hidden))
     params = sum(p.numel() for p in model.parameters())
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     generator = torch.Generator().manual_seed(seed)
     batch_rng = np.random.default_rng(seed)
-    curve, running, start = [], [], time.perf_counter()
+    curve, running, evaluations, start = [], [], [], time.perf_counter()
+    eval_seconds = 0.0
     model.train()
     for update in range(1, args.updates + 1):
         loss, gates = task.loss(model, next_batch(batch_rng, args.batch), generator)
@@ -56,17 +62,62 @@ def train_one(task_name: str, variant: str, seed: int, args: argparse.Namespace)
             curve.append([update, float(np.mean(running))])
             running = []
             print(f"{task_name} {variant} seed {seed} update {update} loss {curve[-1][1]:.4f}")
-    train_seconds = time.perf_counter() - start
-    model.eval()
-    metrics = {label: task.evaluate(model, data) for label, data in evals.items()}
-    return {
+        if (args.eval_every and update % args.eval_every == 0) or update == args.updates:
+            started = time.perf_counter()
+            model.eval()
+            evaluations.append(
+                {
+                    "update": update,
+                    "test": {label: task.evaluate(model, data) for label, data in evals.items()},
+                    "val": {
+                        label: task.evaluate(model, data) for label, data in validation.items()
+                    },
+                }
+            )
+            model.train()
+            eval_seconds += time.perf_counter() - started
+    train_seconds = time.perf_counter() - start - eval_seconds
+    result = {
         "variant": variant,
         "seed": seed,
         "parameters": params,
         "train_seconds": train_seconds,
+        "eval_seconds": eval_seconds,
         "curve": curve,
-        "test": metrics,
+        "test": evaluations[-1]["test"],
+        "evaluations": evaluations,
     }
+    if validation:
+        result["test_at_best_val"] = best_by_validation(evaluations, headline(task_name))
+    return result
+
+
+def best_by_validation(evaluations: list[dict], metric: str) -> dict[str, dict]:
+    """Per test label, the test metrics (and update) where the validation ``metric`` was best.
+
+    Args:
+        evaluations: rows ``{"update", "test": {label: metrics}, "val": {label: metrics}}`` in
+            update order.
+        metric: the headline metric; higher is better unless it is in ``LOWER_IS_BETTER``.
+
+    Returns:
+        ``{label: {**test metrics, "update": u, "val_" + metric: value}}``; the first
+        evaluation wins ties.
+    """
+    sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
+    chosen = {}
+    for label in evaluations[0]["val"]:
+        best = max(evaluations, key=lambda row: sign * row["val"][label][metric])
+        chosen[label] = {
+            **best["test"][label],
+            "update": best["update"],
+            f"val_{metric}": best["val"][label][metric],
+        }
+    return chosen
+
+
+#: Headline metrics where lower is better (the others: higher is better).
+LOWER_IS_BETTER = ("bce",)
 
 
 def headline(task_name: str) -> str:
@@ -74,14 +125,19 @@ def headline(task_name: str) -> str:
     return {"copying": "copy_accuracy", "digits": "accuracy", "balls": "bce"}[task_name]
 
 
-def report(results: dict, docs: Path) -> None:
-    """The task's figure ``riglstm_<task>.png`` and its entry in ``riglstm.json``."""
+def report(results: dict, docs: Path, name: str | None = None) -> None:
+    """The figure ``riglstm_<name>.png`` and the entry ``name`` in ``riglstm.json``.
+
+    ``name`` defaults to the task's; with evaluations during training also
+    ``riglstm_<name>_curves.png`` (the test metric over updates).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     task, runs = results["task"], results["runs"]
+    name = name or task
     metric = headline(task)
     variants = [v for v in VARIANTS if any(r["variant"] == v for r in runs)]
     labels = list(runs[0]["test"])
@@ -99,6 +155,18 @@ def report(results: dict, docs: Path) -> None:
                 for i, label in enumerate(labels)
             },
         }
+        if "test_at_best_val" in mine[0]:
+            chosen = np.array(
+                [[r["test_at_best_val"][label][metric] for label in labels] for r in mine]
+            )
+            table[variant][f"{metric}_at_best_val"] = {
+                label: {
+                    "mean": float(chosen[:, i].mean()),
+                    "std": float(chosen[:, i].std()),
+                    "updates": [r["test_at_best_val"][label]["update"] for r in mine],
+                }
+                for i, label in enumerate(labels)
+            }
         if task == "balls":
             steps = np.array([[r["test"][label]["bce_per_step"] for label in labels] for r in mine])
             table[variant]["bce_per_step_mean"] = {
@@ -134,12 +202,27 @@ def report(results: dict, docs: Path) -> None:
     axes[1].legend(fontsize=8)
     fig.tight_layout()
     docs.mkdir(parents=True, exist_ok=True)
-    fig.savefig(docs / f"riglstm_{task}.png", dpi=110)
+    fig.savefig(docs / f"riglstm_{name}.png", dpi=110)
     plt.close(fig)
+    if len(runs[0].get("evaluations", [])) > 1:
+        plot_test_curves(results, variants, labels, metric, docs / f"riglstm_{name}_curves.png")
     path = docs / "riglstm.json"
     combined = json.loads(path.read_text()) if path.exists() else {}
-    combined[task] = {"settings": results["settings"], "metric": metric, "variants": table}
+    combined[name] = {
+        "task": task,
+        "settings": results["settings"],
+        "metric": metric,
+        "variants": table,
+    }
     write_json(path, combined)
+    print_table(table, variants, labels, metric)
+    if f"{metric}_at_best_val" in table[variants[0]]:
+        print(f"at the evaluation of best validation {metric}, per label:")
+        print_table(table, variants, labels, f"{metric}_at_best_val")
+
+
+def print_table(table: dict, variants: list[str], labels: list[str], metric: str) -> None:
+    """One markdown row per variant: size, time, final training loss, ``metric`` per label."""
     print(f"| variant | parameters | train s | final train loss | {' | '.join(labels)} |")
     print("|---|---|---|---|" + "---|" * len(labels))
     for variant in variants:
@@ -149,6 +232,33 @@ def report(results: dict, docs: Path) -> None:
             f"| {variant} | {row['parameters']} | {row['train_seconds_mean']:.0f} | "
             f"{row['final_train_loss_mean']:.3f} | {' | '.join(cells)} |"
         )
+
+
+def plot_test_curves(
+    results: dict, variants: list[str], labels: list[str], metric: str, path: Path
+) -> None:
+    """The headline test metric over updates, one panel per test set, mean over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(labels), figsize=(3.6 * len(labels), 3.2), sharey=True)
+    for variant in variants:
+        mine = [r for r in results["runs"] if r["variant"] == variant]
+        updates = [row["update"] for row in mine[0]["evaluations"]]
+        for axis, label in zip(axes, labels, strict=True):
+            values = np.array(
+                [[row["test"][label][metric] for row in r["evaluations"]] for r in mine]
+            )
+            axis.plot(updates, values.mean(0), label=variant)
+    for axis, label in zip(axes, labels, strict=True):
+        axis.set(xlabel="update", title=f"test {label}")
+    axes[0].set_ylabel(f"{metric} (mean over seeds)")
+    axes[-1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 SHIFTS = {
@@ -170,9 +280,13 @@ def main() -> None:
     parser.add_argument("--cell-hidden", type=int, default=8, help="units per RigLSTM cell")
     parser.add_argument("--reg-lambda", type=float, default=1e-3, help="GateL0RD's L0 weight")
     parser.add_argument("--log-every", type=int, default=50)
+    parser.add_argument(
+        "--eval-every", type=int, default=0, help="evaluate every N updates (0: at the end only)"
+    )
     parser.add_argument("--out", type=Path, required=True, help="run folder (results.json)")
     parser.add_argument("--report", action="store_true", help="write figure and table only")
     parser.add_argument("--docs", type=Path, default=Path("docs/results"))
+    parser.add_argument("--table", help="name of the entry in riglstm.json and the figures")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -181,10 +295,12 @@ def main() -> None:
     if args.report:
         if results is None:
             parser.error(f"--report: no results at {path}")
-        report(results, args.docs)
+        report(results, args.docs, args.table)
         return
     settings = {k: v for k, v in vars(args).items() if k in ("updates", "batch", "lr")}
     settings |= {"cell_hidden": args.cell_hidden, "reg_lambda": args.reg_lambda}
+    if args.eval_every:
+        settings["eval_every"] = args.eval_every
     if results is None:
         results = {"task": args.task, "shift": SHIFTS[args.task], "settings": settings, "runs": []}
     elif results["settings"] != settings:

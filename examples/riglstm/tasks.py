@@ -7,6 +7,9 @@
 * ``digits``: a small analogue of the RIMs / RigLSTM sequential-MNIST resolution shift with the
   8x8 digits scikit-learn ships: images binarised (pixel >= 8 of 16), resized with nearest
   interpolation to ``s x s`` and read as ``s^2`` pixel tokens (0/1); class from the last step.
+  As in the RIMs protocol, 20 % of the training images are held out as validation, resized to
+  every test resolution, so that a run can report the test accuracy at the evaluation of best
+  validation accuracy per resolution.
 * ``balls``: bouncing-ball video prediction, grayscale ``24 x 24`` frames of
   ``mbplan/BouncingBalls-v0`` (``observation="frames"``, ball radius 0.1, every 3rd env step),
   a convolutional encoder / decoder around the core, next-frame binary cross-entropy per pixel;
@@ -42,7 +45,8 @@ class Task:
     Attributes:
         name: task name.
         feature_size: size of the encoder's output (the core's input).
-        make_data: ``(rng) -> (next_batch(rng, batch) -> tensors, eval sets)``.
+        make_data: ``(rng) -> (next_batch(rng, batch) -> tensors, test sets, validation sets)``;
+            the validation sets have the test sets' labels, or are empty (no validation).
         make_model: ``(core) -> SequenceModel``.
         loss: ``(model, batch tensors, generator) -> (loss, gates | None)``.
         evaluate: ``(model, eval set tensors) -> metrics``; the headline metric first.
@@ -50,7 +54,7 @@ class Task:
 
     name: str
     feature_size: int
-    make_data: Callable[[np.random.Generator], tuple[Callable[..., Any], EvalSets]]
+    make_data: Callable[[np.random.Generator], tuple[Callable[..., Any], EvalSets, EvalSets]]
     make_model: Callable[[nn.Module], SequenceModel]
     loss: Callable[..., tuple[torch.Tensor, torch.Tensor | None]]
     evaluate: Callable[[SequenceModel, tuple[torch.Tensor, ...]], dict[str, Any]]
@@ -90,7 +94,7 @@ def copying_task(
 
     def make_data(rng):
         evals = {f"T={t}": copying_batch(rng, 256, t) for t in test_dormant}
-        return (lambda r, b: copying_batch(r, b, train_dormant)), evals
+        return (lambda r, b: copying_batch(r, b, train_dormant)), evals, {}
 
     def make_model(core):
         return SequenceModel(core, nn.Embedding(10, feature_size), nn.Linear(core.output_size, 10))
@@ -134,8 +138,16 @@ def digit_sequences(images: np.ndarray, size: int) -> torch.Tensor:
     return resized.flatten(1).long()
 
 
-def digits_task(train_size: int = 8, test_sizes: tuple[int, ...] = (8, 10, 12, 16)) -> Task:
-    """Sequential 8x8 digits, trained at ``train_size`` and tested at ``test_sizes``."""
+def digits_task(
+    train_size: int = 8,
+    test_sizes: tuple[int, ...] = (8, 10, 12, 16),
+    validation_fraction: float = 0.2,
+) -> Task:
+    """Sequential 8x8 digits, trained at ``train_size`` and tested at ``test_sizes``.
+
+    Of 1797 images, 500 (seeded) are the test set; of the other 1297, ``validation_fraction``
+    (RIMs: 20 %) are held out as validation, at every test resolution.
+    """
     from sklearn.datasets import load_digits
 
     feature_size = 16
@@ -143,7 +155,9 @@ def digits_task(train_size: int = 8, test_sizes: tuple[int, ...] = (8, 10, 12, 1
     def make_data(rng):
         digits = load_digits()
         order = rng.permutation(len(digits.target))
-        train, test = order[:1297], order[1297:]
+        pool, test = order[:1297], order[1297:]
+        held_out = int(round(validation_fraction * len(pool)))
+        train, validation = pool[held_out:], pool[:held_out]
         labels = torch.from_numpy(digits.target).long()
         x_train = digit_sequences(digits.images[train], train_size)
         y_train = labels[train]
@@ -152,10 +166,15 @@ def digits_task(train_size: int = 8, test_sizes: tuple[int, ...] = (8, 10, 12, 1
             index = torch.from_numpy(r.integers(0, len(train), size=b))
             return x_train[index], y_train[index]
 
-        evals = {
-            f"{s}x{s}": (digit_sequences(digits.images[test], s), labels[test]) for s in test_sizes
-        }
-        return next_batch, evals
+        def sets(index):
+            if len(index) == 0:
+                return {}
+            return {
+                f"{s}x{s}": (digit_sequences(digits.images[index], s), labels[index])
+                for s in test_sizes
+            }
+
+        return next_batch, sets(test), sets(validation)
 
     def make_model(core):
         return SequenceModel(core, nn.Embedding(2, feature_size), nn.Linear(core.output_size, 10))
@@ -238,7 +257,7 @@ def balls_task(
         def next_batch(r, b):
             return (train[torch.from_numpy(r.integers(0, len(train), size=b))],)
 
-        return next_batch, evals
+        return next_batch, evals, {}
 
     def make_model(core):
         return SequenceModel(core, _FrameEncoder(feature_size), _FrameDecoder(core.output_size))
