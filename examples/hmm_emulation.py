@@ -86,7 +86,29 @@ def emission_section(args: argparse.Namespace, out: Path) -> dict:
         before = emission_report(
             hmm, untrained, **settings, generator=torch.Generator().manual_seed(1)
         )
+        # the same statistics at the length the emulator was trained on
+        at_training_length = emission_report(
+            hmm,
+            emulator,
+            num_seq=args.num_seq,
+            seq_len=config["seq_len"],
+            generator=torch.Generator().manual_seed(1),
+        )
+        trained["at_training_length"] = {
+            key: at_training_length[key]
+            for key in (
+                "seq_len",
+                "distance_hmm_rnn",
+                "distance_hmm_hmm",
+                "transition_squared_difference",
+                "volatility_hmm",
+                "volatility_rnn",
+                "frequencies_hmm",
+                "frequencies_rnn",
+            )
+        }
         metrics = run.read_metrics()
+        phases = training_phases(run)
         # the training loss's floor: Sinkhorn divergence between two HMM batches of the run's size
         baseline_generator = torch.Generator().manual_seed(5)
         pairs = [
@@ -109,8 +131,13 @@ def emission_section(args: argparse.Namespace, out: Path) -> dict:
         trained["untrained_transition_squared_difference"] = before["transition_squared_difference"]
         trained["epochs"] = len(metrics)
         trained["best_val_loss"] = min(row["val_loss"] for row in metrics)
-        trained["val_loss_curve"] = [row["val_loss"] for row in metrics]
-        trained["train_seconds"] = sum(row["epoch_seconds"] for row in metrics)
+        # the validation curve of every phase on this family, each cut where the next one
+        # took its weights (best.pt: the best epoch; last.pt: the last)
+        trained["val_loss_curve"] = [
+            loss for phase in phases if phase["family"] == family for loss in phase["curve"]
+        ]
+        trained["train_seconds"] = sum(phase["seconds"] for phase in phases)
+        trained["phases"] = [{k: v for k, v in p.items() if k != "curve"} for p in phases]
         trained["config"] = config
         results[family] = trained
         print(
@@ -121,6 +148,41 @@ def emission_section(args: argparse.Namespace, out: Path) -> dict:
             f"{before['distance_hmm_rnn']['mean']:.3f}"
         )
     return results
+
+
+def training_phases(run: RunDirectory) -> list[dict]:
+    """The run and the runs it started from (``init_from``), first phase first.
+
+    Each phase: its folder, family, learning rate, epochs run, the epoch whose weights the next
+    phase took (``carried_epoch``; the last phase: all), seconds, and its validation curve up to
+    that epoch.
+    """
+    phases, carried = [], None
+    while True:
+        config, metrics = run.read_config(), run.read_metrics()
+        if carried is None:
+            carried = len(metrics)
+        phases.insert(
+            0,
+            {
+                "run": str(run.path),
+                "family": config["family"],
+                "lr": config["lr"],
+                "epochs": len(metrics),
+                "carried_epoch": carried,
+                "seconds": sum(row["epoch_seconds"] for row in metrics),
+                "curve": [row["val_loss"] for row in metrics[:carried]],
+            },
+        )
+        source = config.get("init_from") or ""
+        if not source:
+            return phases
+        source = Path(source)
+        run = RunDirectory(source.parent)
+        if source.name == "best.pt":
+            carried = int(load_checkpoint(source)["best"]["epoch"])
+        else:
+            carried = None
 
 
 def plot_emission(results: dict, out: Path, num_seq: int, seq_len: int) -> None:
