@@ -237,6 +237,19 @@ def mechanism_section(args: argparse.Namespace, out: Path) -> dict:
         start = noisy_trajectory(cell, torch.zeros(1, size, dtype=torch.float64), 20, generator)
         states = noisy_trajectory(cell, start[:, -1], args.steps, generator)[0]  # (T, H)
         logits = readout(states)
+    norms = states.norm(dim=-1)
+    if not torch.isfinite(norms).all():
+        # an expanding emulator: the state norm grows without bound under noise (the argmax of
+        # a bias-free ReLU network's read-out depends only on the state's direction)
+        first_bad = int((~torch.isfinite(norms)).nonzero()[0, 0])
+        print(f"{args.analyse}: the noisy run diverges (non-finite at step {first_bad})")
+        return {
+            "steps": args.steps,
+            "diverged_at_step": first_bad,
+            "state_norm_at_step": {
+                str(t): float(norms[t]) for t in (0, 9, 29, 99, 299) if t < first_bad
+            },
+        }
     labels = logits.argmax(-1)
     results: dict = {
         "steps": args.steps,

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import torch
 
-from mbplan.models.validation import require_positive_int
+from mbplan.models.validation import check_finite, require_positive_int
 
 
 class PCA(NamedTuple):
@@ -41,6 +41,10 @@ def fit_pca(states: torch.Tensor, components: int = 3) -> PCA:
 
     Returns:
         The :class:`PCA`.
+
+    Raises:
+        ValueError: for a bad shape or component count, or states holding NaN or infinity
+            (e.g. a trajectory that diverged).
     """
     require_positive_int("components", components)
     if not isinstance(states, torch.Tensor) or states.dim() < 2:
@@ -51,6 +55,7 @@ def fit_pca(states: torch.Tensor, components: int = 3) -> PCA:
             f"states, components: need >= 2 samples and components <= {flat.shape[1]}, got "
             f"{flat.shape[0]} samples and {components} components"
         )
+    check_finite({"states": flat})
     mean = flat.mean(0)
     _, singular, vh = torch.linalg.svd(flat - mean, full_matrices=False)
     variance = singular.pow(2)

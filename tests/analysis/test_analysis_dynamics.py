@@ -39,6 +39,10 @@ def test_pca_recovers_a_known_plane() -> None:
         pca.explained_variance_ratio[0], torch.tensor(0.9, dtype=torch.float64)
     )
     torch.testing.assert_close(pca.project(states).abs(), coefficients.abs())
+    diverged = states.clone()
+    diverged[7, 3] = float("inf")  # a trajectory that blew up: named, not an SVD failure
+    with pytest.raises(ValueError, match="states: expected finite values, got 1 NaN/inf"):
+        fit_pca(diverged)
 
 
 def _cell(weight_hh: list[list[float]]) -> NoiseReLUCell:
