@@ -22,6 +22,10 @@ Usage::
     python benchmarks/models.py [--device cpu|cuda] [--threads N] [--repeats N] [--compile]
     python benchmarks/models.py --profile gatel0rd --hidden 64
     python benchmarks/models.py --ops
+    python benchmarks/models.py --cores riglstm,riglstm+step --repeats 5   # compiled time step
+
+A ``+step`` suffix on a core name compiles each time step of its cells (see :func:`build`); the
+first call of such a model compiles (not timed: ``--warmup`` calls come first).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from collections.abc import Callable
 import torch
 
 from mbplan.models import CORES, make_world_model, preset
+from mbplan.models.cells.base import ProjectedCell
 
 BATCH, TIME, OBS_DIM, ACTION_DIM = 128, 50, 2, 0
 ROLLOUT_BATCH, HORIZON = 1000, 30
@@ -41,11 +46,27 @@ BASELINE = "gru"
 
 
 def build(core: str, hidden: int | None, device: torch.device) -> torch.nn.Module:
-    """World model for ``core`` at the billiard preset, optionally with another hidden size."""
+    """World model for ``core`` at the billiard preset, optionally with another hidden size.
+
+    ``core`` may carry the suffix ``+step`` (e.g. ``riglstm+step``): the same model with the
+    recurrence of every :class:`~mbplan.models.cells.base.ProjectedCell` (``_recur``, one time
+    step: everything that depends on the previous state) compiled by ``torch.compile``, so
+    that a loop over time calls one fused kernel sequence per step, forward and backward.
+    """
+    name, _, suffix = core.partition("+")
+    if suffix not in ("", "step"):
+        raise ValueError(f"core: unknown suffix {suffix!r} in {core!r} (expected '+step')")
     settings = preset("billiard")
     if hidden is not None:
         settings["hidden_size"] = hidden
-    return make_world_model(core, OBS_DIM, ACTION_DIM, **settings).to(device)
+    model = make_world_model(name, OBS_DIM, ACTION_DIM, **settings).to(device)
+    if suffix == "step":
+        cells = [m for m in model.modules() if isinstance(m, ProjectedCell)]
+        if not cells:
+            raise ValueError(f"core: {name} has no ProjectedCell whose step could be compiled")
+        for cell in cells:
+            cell._recur = torch.compile(cell._recur, dynamic=False)
+    return model
 
 
 def train_step(core: str, hidden: int | None, device: torch.device, compile_model: bool):
