@@ -129,6 +129,10 @@ class HMMEmulator(nn.Module):
 
         Returns:
             An :class:`EmulatorOutput`.
+
+        Raises:
+            ValueError: for bad sizes, a generator on another device, ``inputs`` of the wrong
+                shape, or logits that overflow (an expanding network run for too many steps).
         """
         require_positive_int("batch", batch)
         require_positive_int("time", time)
@@ -143,6 +147,14 @@ class HMMEmulator(nn.Module):
             raise ValueError(f"inputs: expected shape {shape}, got {tuple(inputs.shape)}")
         h0 = weight.new_zeros((batch, self.cell.hidden_size))
         sequence = self.cell.forward_sequence(inputs, h0, return_states=True)
+        finite = torch.isfinite(sequence.outputs).all(dim=(0, 2))  # (time,)
+        if not bool(finite.all()):
+            # an expanding recurrence overflows; its argmax would be silently arbitrary
+            step = int((~finite).nonzero()[0, 0])
+            raise ValueError(
+                f"time: the emulator's logits overflow at step {step} of {time} (its recurrence "
+                f"is expanding); generate shorter sequences or in float64"
+            )
         symbols = hard_gumbel_softmax(sequence.outputs, self.tau, generator)
         assert sequence.states is not None
         return EmulatorOutput(symbols, sequence.outputs, sequence.states, inputs)

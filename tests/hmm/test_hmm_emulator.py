@@ -111,3 +111,16 @@ def test_symbol_statistics_on_hand_sequences() -> None:
         torch.tensor([[0.5, 0.5, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 1.0]], dtype=torch.float64),
     )
     torch.testing.assert_close(output_frequencies(sequences)[0], torch.tensor([0.5, 0.25, 0.25]))
+
+
+def test_an_expanding_emulator_raises_where_its_logits_overflow() -> None:
+    """W_hh = 40 I grows the state 40x per step: float32 overflows after about 24 steps."""
+    emulator = HMMEmulator(2, 3, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        emulator.cell.weight_hh.copy_(40.0 * torch.eye(3))
+        emulator.cell.weight_ih.fill_(1.0)  # every unit driven by the same noise sum
+    generator = torch.Generator().manual_seed(1)
+    assert emulator(4, 10, generator).symbols.shape == (4, 10, 3)  # 40^10 ~ 1e16: finite
+    with pytest.raises(ValueError, match=r"logits overflow at step 2\d of 60"):
+        emulator(4, 60, generator)
+    assert torch.isfinite(emulator.double()(4, 60, generator).logits).all()  # 40^60 ~ 1e96
