@@ -9,6 +9,8 @@ Usage::
 
     python examples/riglstm/run.py --task copying --updates 600 --seeds 0 1 2 --out runs/copying
     python examples/riglstm/run.py --task copying --out runs/copying --report --docs docs/results
+    # a grid split over processes (different --variants, same settings), reported as one:
+    python examples/riglstm/run.py --task digits --out runs/a --also runs/b --report
 
 Sizes: RigLSTM variants have ``--cell-hidden`` units in each of their 6 cells; LSTM, GRU and
 GateL0RD have ``6 * cell_hidden`` units in one cell. Adam at ``--lr`` for every variant
@@ -287,6 +289,9 @@ def main() -> None:
     parser.add_argument("--report", action="store_true", help="write figure and table only")
     parser.add_argument("--docs", type=Path, default=Path("docs/results"))
     parser.add_argument("--table", help="name of the entry in riglstm.json and the figures")
+    parser.add_argument(
+        "--also", nargs="*", type=Path, default=[], help="with --report: more run folders"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -295,6 +300,11 @@ def main() -> None:
     if args.report:
         if results is None:
             parser.error(f"--report: no results at {path}")
+        for folder in args.also:  # runs of the same grid trained in other processes
+            other = json.loads((folder / "results.json").read_text())
+            if (other["task"], other["settings"]) != (results["task"], results["settings"]):
+                parser.error(f"--also: {folder} holds runs of another task or settings")
+            results["runs"] += other["runs"]
         report(results, args.docs, args.table)
         return
     settings = {k: v for k, v in vars(args).items() if k in ("updates", "batch", "lr")}

@@ -118,10 +118,13 @@ def test_the_script_evaluates_during_training_and_reports_the_best_validation(
         assert chosen["val_accuracy"] == max(
             r["val"][label]["accuracy"] for r in result["evaluations"]
         )
+    other = [*argv[:-6], "--variants", "gru", "--out", str(tmp_path / "other"), *argv[-4:]]
+    monkeypatch.setattr(sys, "argv", other)
+    run.main()  # the same grid's GRU, trained by "another process"
     report = [*argv[:3], "--out", str(out), "--report", "--docs", str(docs), "--table", "d2"]
-    monkeypatch.setattr(sys, "argv", report)
+    monkeypatch.setattr(sys, "argv", [*report, "--also", str(tmp_path / "other")])
     run.main()
     table = json.loads((docs / "riglstm.json").read_text())["d2"]
-    assert table["task"] == "digits"
+    assert table["task"] == "digits" and set(table["variants"]) == {"lstm", "gru"}
     assert table["variants"]["lstm"]["accuracy_at_best_val"]["16x16"]["updates"] in ([2], [4])
     assert (docs / "riglstm_d2.png").exists() and (docs / "riglstm_d2_curves.png").exists()
