@@ -1,46 +1,106 @@
-"""MPC success of the RRC 60k-update runs under planner variants (docs/results/rrc.md).
+"""MPC success of a grid of trained RRC runs under planner variants (``docs/results/rrc.md``).
 
-For every run ``GRID/{core}_ss_s{seed}`` (GateL0RD and LSTM, seeds 0-4): 100 episodes (seeds
-1000-1099) with the blitz settings, with ``mask_terminal`` (steps after a predicted termination
-cost nothing), with a larger planner (population 200, 5 iterations, horizon 40) and with horizon
-50; writes ``GRID/plan_variants.json``::
+For every run folder ``GRID/<core>_<regime>_s<seed>`` (found by name; all of them unless
+``--cores`` narrows the cores) and every variant: ``--episodes`` episodes (reset seeds
+``--seed ..``, the same for every run and variant) planned with the run's best checkpoint:
 
-    python examples/rrc_planner_variants.py runs/rrc60k
+* ``blitz``: the task defaults (iCEM population 40, horizon 30, 3 iterations);
+* ``mask_terminal``: the same, with the steps after a predicted termination costing nothing;
+* ``pop200_it5_h40``: a larger planner (population 200, 5 iterations, horizon 40);
+* ``h50``: horizon 50.
+
+Writes ``OUT`` (default ``GRID/plan_variants.json``): variant -> core -> one success rate per
+run (episodes solved at reset left out), in seed order, and prints mean ± std per core::
+
+    python examples/rrc_planner_variants.py runs/rrc60k --episodes 100 --seed 1000
 """
 
-import json
-import sys
+from __future__ import annotations
+
+import argparse
+import re
 import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from mbplan.commands.plan import plan_episodes
 from mbplan.evaluation.report import load_run_model
+from mbplan.training.run_directory import write_json_atomic
 from planners.tasks import summarize_success
 
-variants = {
+ENV_ID = "mbplan/RobotRemoteControl-v0"
+
+#: variant name -> ``plan_episodes`` options.
+VARIANTS: dict[str, dict[str, Any]] = {
     "blitz": {},
     "mask_terminal": {"mask_terminal": True},
     "pop200_it5_h40": {"planner_options": {"population": 200, "iterations": 5, "horizon": 40}},
     "h50": {"planner_options": {"horizon": 50}},
 }
-out = {}
-for core in ["gatel0rd", "lstm"]:
-    for seed in range(5):
-        run = f"{sys.argv[1]}/{core}_ss_s{seed}"
-        model, _ = load_run_model(run, which="best", device="cpu")
+
+_RUN_NAME = re.compile(r"^(?P<core>[a-z0-9_]+?)_(?P<regime>tf|ss)_s(?P<seed>\d+)$")
+
+
+def grid_runs(grid: Path, cores: list[str] | None = None) -> list[tuple[str, int, Path]]:
+    """``(core, seed, folder)`` of the grid's run folders with a best checkpoint, by core, seed."""
+    runs = []
+    for folder in grid.iterdir():
+        match = _RUN_NAME.match(folder.name)
+        if match is None or not (folder / "best.pt").is_file():
+            continue
+        if cores is None or match["core"] in cores:
+            runs.append((match["core"], int(match["seed"]), folder))
+    if not runs:
+        raise SystemExit(f"no run folders <core>_<regime>_s<seed> with best.pt in {grid}")
+    return sorted(runs, key=lambda run: (run[0], run[1]))
+
+
+def planner_variants(
+    grid: Path,
+    variants: list[str],
+    episodes: int,
+    seed: int,
+    out: Path,
+    cores: list[str] | None = None,
+) -> dict[str, dict[str, list[float]]]:
+    """Plan every run of ``grid`` under every variant; write and return the success rates."""
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        raise SystemExit(f"--variants: unknown {unknown}; expected some of {sorted(VARIANTS)}")
+    results: dict[str, dict[str, list[float]]] = {}
+    for core, run_seed, folder in grid_runs(grid, cores):
+        model, _ = load_run_model(folder, which="best", device="cpu")
         model.eval()
-        for name, kw in variants.items():
-            t = time.perf_counter()
-            res = plan_episodes(
-                "mbplan/RobotRemoteControl-v0", model, episodes=100, seed=1000, **kw
-            )
-            s = summarize_success(res)
-            out.setdefault(name, {}).setdefault(core, []).append(s.rate)
-            print(core, seed, name, round(s.rate, 2), f"{time.perf_counter() - t:.0f}s", flush=True)
-with open(f"{sys.argv[1]}/plan_variants.json", "w") as handle:
-    json.dump(out, handle, indent=1)
-for name in variants:
-    for core in out[name]:
-        r = out[name][core]
-        print(name, core, round(np.mean(r), 3), round(np.std(r, ddof=1), 3))
+        for name in variants:
+            start = time.perf_counter()
+            rate = summarize_success(
+                plan_episodes(ENV_ID, model, episodes=episodes, seed=seed, **VARIANTS[name])
+            ).rate
+            results.setdefault(name, {}).setdefault(core, []).append(rate)
+            seconds = time.perf_counter() - start
+            print(f"{core} seed {run_seed} {name}: {rate:.2f} ({seconds:.0f} s)", flush=True)
+    write_json_atomic(out, results)
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("grid", type=Path, help="folder of run folders (mbplan compare --out)")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), help="planner variants")
+    parser.add_argument("--cores", nargs="+", default=None, help="only these cores")
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=1000, help="first episode reset seed")
+    parser.add_argument("--out", type=Path, default=None, help="JSON file written")
+    args = parser.parse_args(argv)
+    out = args.out or args.grid / "plan_variants.json"
+    results = planner_variants(args.grid, args.variants, args.episodes, args.seed, out, args.cores)
+    for name, by_core in results.items():
+        for core, rates in by_core.items():
+            spread = np.std(rates, ddof=1) if len(rates) > 1 else 0.0
+            print(f"{name} {core}: {np.mean(rates):.3f} ± {spread:.3f} over {len(rates)} runs")
+
+
+if __name__ == "__main__":
+    main()

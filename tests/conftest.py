@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import signal
 
+import numpy as np
 import pytest
 import torch
+
+from mbplan.data.tensors import SequenceTensors
 
 # A job started in the background by a non-interactive shell inherits SIGINT ignored, and Python
 # then installs no KeyboardInterrupt handler. The tests of Ctrl-C handling (which raise SIGINT
@@ -25,3 +28,40 @@ def single_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def _shepherd_sequences(episodes: int, steps: int = 100) -> SequenceTensors:
+    """Sequences of the real Shepherd env under the dataset's Shepherd policy (start left)."""
+    from mbplan.data.policies import make_policy
+    from sims.shepherd import ShepherdEnv
+
+    env = ShepherdEnv()
+    policy = make_policy("shepherd", env.action_space, steps)
+    rng = np.random.default_rng(0)
+    observations, actions, flags = [], [], []
+    for episode in range(episodes):
+        obs, info = env.reset(seed=episode)
+        policy.reset(rng)
+        episode_obs, episode_act, episode_flags = [obs], [], [[float(info["gate_open"])]]
+        for t in range(steps):
+            action = policy.act(t, obs, info)
+            obs, _, _, _, info = env.step(action)
+            episode_obs.append(obs)
+            episode_act.append(action)
+            episode_flags.append([float(info["gate_open"])])
+        observations.append(np.stack(episode_obs))
+        actions.append(np.stack(episode_act))
+        flags.append(np.array(episode_flags, np.float32))
+    return SequenceTensors(
+        observations=torch.as_tensor(np.stack(observations)),
+        actions=torch.as_tensor(np.stack(actions)),
+        flags=torch.as_tensor(np.stack(flags)),
+        subset=torch.zeros(episodes, dtype=torch.long),
+        flag_names=("gate_open",),
+    )
+
+
+@pytest.fixture
+def shepherd_sequences():
+    """``shepherd_sequences(episodes, steps=100)``: real Shepherd env sequences (start left)."""
+    return _shepherd_sequences

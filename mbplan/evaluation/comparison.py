@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from mbplan.evaluation import plots
+from mbplan.evaluation.reappearance import VAL_REAPPEARANCE
 from mbplan.training.run_directory import RunDirectory, write_json_atomic, write_text_atomic
 
 #: regime names as shown in tables.
@@ -45,8 +46,10 @@ def summarize(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
     Returns:
         Rows with ``label``, ``core``, ``regime``, ``seeds``, ``horizon``, ``mse`` and
-        ``mse_std``, ``last_step_mse`` and ``last_step_mse_std``, and for gated cores
-        ``gate_rate``, ``open_step_fraction``, ``dims_used``, ``openings_per_sequence`` (means).
+        ``mse_std``, ``last_step_mse`` and ``last_step_mse_std``, for gated cores
+        ``gate_rate``, ``open_step_fraction``, ``dims_used``, ``openings_per_sequence`` (means),
+        and where the results hold a ``reappearance`` entry (Shepherd) ``reappearance_mse`` and
+        ``reappearance_mse_std``.
     """
     rows = []
     for label, members in group_results(results).items():
@@ -63,6 +66,9 @@ def summarize(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             "last_step_mse": last,
             "last_step_mse_std": last_std,
         }
+        scored = [m["reappearance"]["mse"] for m in members if m.get("reappearance")]
+        if scored:
+            row["reappearance_mse"], row["reappearance_mse_std"] = mean_spread(scored)
         gated = [m["gates"] for m in members if m.get("gates")]
         if gated:
             for key in ("gate_rate", "open_step_fraction", "dims_used", "openings_per_sequence"):
@@ -72,22 +78,34 @@ def summarize(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
-    """Render ``summarize`` rows as a Markdown table."""
+    """Render ``summarize`` rows as a Markdown table.
+
+    A column of the reappearance error is added when any row has one (Shepherd).
+    """
+    reappearance = any("reappearance_mse" in row for row in rows)
+    extra = " reappearance error (mean ± std) |" if reappearance else ""
     lines = [
         "| core | regime | seeds | N | N-step MSE (mean ± std) | last-step MSE (mean ± std) "
-        "| gate rate | openings / sequence |",
-        "|---|---|---|---|---|---|---|---|",
+        "| gate rate | openings / sequence |" + extra,
+        "|---|---|---|---|---|---|---|---|" + ("---|" if reappearance else ""),
     ]
     for row in rows:
         gate_rate = f"{row['gate_rate']:.4f}" if "gate_rate" in row else "–"
         openings = f"{row['openings_per_sequence']:.2f}" if "openings_per_sequence" in row else "–"
-        lines.append(
+        line = (
             f"| {row['core']} | {REGIME_NAMES.get(row['regime'], row['regime'])} "
             f"| {len(row['seeds'])} | {row['horizon']} "
             f"| {row['mse']:.3g} ± {row['mse_std']:.2g} "
             f"| {row['last_step_mse']:.3g} ± {row['last_step_mse_std']:.2g} "
             f"| {gate_rate} | {openings} |"
         )
+        if reappearance:
+            line += (
+                f" {row['reappearance_mse']:.3g} ± {row['reappearance_mse_std']:.2g} |"
+                if "reappearance_mse" in row
+                else " – |"
+            )
+        lines.append(line)
     return "\n".join(lines) + "\n"
 
 
@@ -104,17 +122,25 @@ def line_styles(results: Sequence[dict[str, Any]]) -> dict[str, dict[str, object
     return styles
 
 
+def metric_curve(rows: Sequence[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:
+    """``(epochs, values)`` of ``key`` over a run's metrics rows, rows without a value left out."""
+    kept = [row for row in rows if row.get(key) is not None]
+    return [row["epoch"] for row in kept], [float(row[key]) for row in kept]
+
+
 def learning_curves(
-    results: Sequence[dict[str, Any]],
+    results: Sequence[dict[str, Any]], key: str = "val_mse"
 ) -> dict[str, list[tuple[list[float], list[float]]]]:
-    """Validation curves per group, read from each run's ``metrics.jsonl``."""
+    """Curves of the metrics row ``key`` per group, read from each run's ``metrics.jsonl``.
+
+    Groups whose runs never logged ``key`` are left out.
+    """
     curves: dict[str, list[tuple[list[float], list[float]]]] = {}
     for label, members in group_results(results).items():
         for member in members:
-            rows = RunDirectory(member["run"]["run_dir"]).read_metrics()
-            curves.setdefault(label, []).append(
-                ([row["epoch"] for row in rows], [row["val_mse"] for row in rows])
-            )
+            curve = metric_curve(RunDirectory(member["run"]["run_dir"]).read_metrics(), key)
+            if curve[0]:
+                curves.setdefault(label, []).append(curve)
     return curves
 
 
@@ -126,7 +152,8 @@ def write_comparison(
 ) -> dict[str, Path]:
     """Write the table (``comparison.md``, ``.json``) and the figures of a comparison.
 
-    Files: ``comparison.md``, ``comparison.json``, ``step_errors.png``, ``learning_curves.png``.
+    Files: ``comparison.md``, ``comparison.json``, ``step_errors.png``, ``learning_curves.png``,
+    and ``reappearance_curves.png`` where the runs logged ``val_reappearance`` (Shepherd).
 
     Args:
         results: ``evaluate_run`` dicts.
@@ -144,7 +171,7 @@ def write_comparison(
         label: [m["mse_per_step"] for m in members]
         for label, members in group_results(results).items()
     }
-    return {
+    files = {
         "table": write_text_atomic(out_dir / f"{prefix}comparison.md", markdown_table(rows)),
         "json": write_json_atomic(
             out_dir / f"{prefix}comparison.json", {"rows": rows, "runs": results}
@@ -162,3 +189,13 @@ def write_comparison(
             styles=line_styles(results),
         ),
     }
+    reappearance = learning_curves(results, key=VAL_REAPPEARANCE)
+    if reappearance:
+        files["reappearance_curves"] = plots.plot_learning_curves(
+            reappearance,
+            out_dir / f"{prefix}reappearance_curves.png",
+            ylabel="sheep-reappearance error (validation)",
+            title=f"{title} reappearance error".strip(),
+            styles=line_styles(results),
+        )
+    return files

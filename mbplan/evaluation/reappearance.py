@@ -13,6 +13,10 @@ observation instead would compare two placeholders, and a model with no memory w
 a copy-last predictor scores about ``E[U(-0.5, 0.5)^2] = 1/12`` here. Sequences whose gate never
 opens, is open from the start, or opens at the last index (no later observation to score) are
 left out.
+
+During training (:func:`validation_event_metrics`) the same error is measured on the validation
+sequences at every validation, as ``val_reappearance`` in ``metrics.jsonl``, for the curve over
+training of the paper's Fig. 5b.
 """
 
 from __future__ import annotations
@@ -75,3 +79,27 @@ def reappearance_error(
         "mse": float(errors.mean()),
         "errors": [float(value) for value in errors],
     }
+
+
+#: metrics row key of the reappearance error measured at each validation.
+VAL_REAPPEARANCE = "val_reappearance"
+
+
+def validation_event_metrics(
+    model: Any, data: SequenceTensors, batch_size: int = 512
+) -> dict[str, float | None]:
+    """The event metrics a validation row carries for ``data``'s flags.
+
+    Args:
+        model: the world model.
+        data: validation sequences.
+        batch_size: sequences per forward pass.
+
+    Returns:
+        ``{"val_reappearance": mse}`` when the data have a ``gate_open`` flag (Shepherd), with
+        ``None`` where no sequence can be scored (JSON has no NaN); ``{}`` otherwise.
+    """
+    if "gate_open" not in data.flag_names:
+        return {}
+    mse = reappearance_error(model, data, batch_size=batch_size)["mse"]
+    return {VAL_REAPPEARANCE: None if mse != mse else mse}

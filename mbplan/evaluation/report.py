@@ -16,9 +16,10 @@ import torch
 
 from mbplan.data.tensors import SequenceTensors, load_split
 from mbplan.evaluation import plots
+from mbplan.evaluation.comparison import metric_curve
 from mbplan.evaluation.latents import latent_trajectories
 from mbplan.evaluation.prediction import evaluate_prediction
-from mbplan.evaluation.reappearance import reappearance_error
+from mbplan.evaluation.reappearance import VAL_REAPPEARANCE, reappearance_error
 from mbplan.training.checkpoint import load_checkpoint, model_from_checkpoint
 from mbplan.training.config import TrainConfig
 from mbplan.training.run_directory import RunDirectory, write_json_atomic
@@ -188,14 +189,17 @@ def evaluate_run(
             Path(plots_dir) / "step_errors.png",
         )
         rows = run.read_metrics()
+        label = f"{config.core} ({config.regime})"
         if rows:
             plots.plot_learning_curves(
-                {
-                    f"{config.core} ({config.regime})": [
-                        ([r["epoch"] for r in rows], [r["val_mse"] for r in rows])
-                    ]
-                },
-                Path(plots_dir) / "learning_curve.png",
+                {label: [metric_curve(rows, "val_mse")]}, Path(plots_dir) / "learning_curve.png"
+            )
+        reappearance = metric_curve(rows, VAL_REAPPEARANCE)
+        if reappearance[0]:
+            plots.plot_learning_curves(
+                {label: [reappearance]},
+                Path(plots_dir) / "reappearance_curve.png",
+                ylabel="sheep-reappearance error (validation)",
             )
     write_json_atomic(output or run.path / f"evaluation_{split}.json", results)
     return results

@@ -7,7 +7,9 @@ sampling and always under teacher forcing, drawn per (sequence, step) by the mod
 trainer's ``torch.Generator``; validation in eval mode (gate noise off) with ``teacher_prob = 0``,
 i.e. fully autoregressive after the first ``k`` steps, as the MSE over all steps (the first ``k``
 one-step predictions included, as the reference). The lowest-validation model is kept in
-``best.pt``.
+``best.pt``. Where the validation data have Shepherd's ``gate_open`` flag, each validation row
+also holds the sheep-reappearance error (``val_reappearance``,
+:mod:`mbplan.evaluation.reappearance`), which does not choose the best model.
 
 Reproducibility: weight init, gate noise and anything else the model draws from torch's global
 generator run inside ``torch.random.fork_rng`` seeded from ``config.seed``, so the caller's global
@@ -46,6 +48,7 @@ from tqdm.auto import tqdm
 
 from mbplan.data.tensors import SequenceTensors, load_split
 from mbplan.evaluation.prediction import autoregressive_mse
+from mbplan.evaluation.reappearance import validation_event_metrics
 from mbplan.training.batches import epoch_batches, epoch_generator
 from mbplan.training.checkpoint import load_checkpoint, save_checkpoint
 from mbplan.training.config import TrainConfig
@@ -486,6 +489,11 @@ class Trainer:
             "val_mse": val,
             "epoch_seconds": position.train_seconds / max(position.epoch, 1),
         }
+        row.update(
+            validation_event_metrics(
+                self.model, self.val_data, batch_size=self.config.eval_batch_size
+            )
+        )
         position.sum_loss = position.sum_mse = position.sum_regularization = 0.0
         position.sum_batches = 0
         if val < position.best_val_mse:

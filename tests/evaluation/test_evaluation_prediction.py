@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import NamedTuple
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -213,42 +212,13 @@ def test_reappearance_error_scores_the_prediction_of_the_first_visible_observati
         reappearance_error(model, opened, flag="sheep_caught")
 
 
-def _shepherd_sequences(episodes: int, steps: int = 100) -> SequenceTensors:
-    """Sequences of the real Shepherd env under the dataset's Shepherd policy (start left)."""
-    from mbplan.data.policies import make_policy
-    from sims.shepherd import ShepherdEnv
-
-    env = ShepherdEnv()
-    policy = make_policy("shepherd", env.action_space, steps)
-    rng = np.random.default_rng(0)
-    observations, actions, flags = [], [], []
-    for episode in range(episodes):
-        obs, info = env.reset(seed=episode)
-        policy.reset(rng)
-        episode_obs, episode_act, episode_flags = [obs], [], [[float(info["gate_open"])]]
-        for t in range(steps):
-            action = policy.act(t, obs, info)
-            obs, _, _, _, info = env.step(action)
-            episode_obs.append(obs)
-            episode_act.append(action)
-            episode_flags.append([float(info["gate_open"])])
-        observations.append(np.stack(episode_obs))
-        actions.append(np.stack(episode_act))
-        flags.append(np.array(episode_flags, np.float32))
-    return SequenceTensors(
-        observations=torch.as_tensor(np.stack(observations)),
-        actions=torch.as_tensor(np.stack(actions)),
-        flags=torch.as_tensor(np.stack(flags)),
-        subset=torch.zeros(episodes, dtype=torch.long),
-        flag_names=("gate_open",),
-    )
-
-
-def test_reappearance_error_of_copy_last_on_the_real_shepherd_env_is_the_sheep_x_variance():
+def test_reappearance_error_of_copy_last_on_the_real_shepherd_env_is_the_sheep_x_variance(
+    shepherd_sequences,
+):
     # a predictor without memory cannot know where the sheep comes back: its error is
     # E[(sheep x - 2)^2] = Var U(-0.5, 0.5) = 1/12 ~ 0.083, not 0 (which scoring the still-hidden
     # observation of the switching step would give)
-    data = _shepherd_sequences(1000)
+    data = shepherd_sequences(1000)
     # as the dataset's gate-open subsets: closed at t = 30, so the sheep is hidden when it opens
     data = data.select(data.flags[:, 30, 0] < 0.5)
     result = reappearance_error(ScriptedModel(copy_last, k=2), data)

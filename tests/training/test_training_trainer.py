@@ -222,3 +222,37 @@ def test_config_validation_names_the_field():
     assert TrainConfig.from_dict(TrainConfig(subsets=("a",)).to_dict()) == TrainConfig(
         subsets=("a",)
     )
+
+
+def test_shepherd_validation_rows_carry_the_reappearance_error(tmp_path, shepherd_sequences):
+    from mbplan.evaluation.comparison import write_comparison
+    from mbplan.evaluation.reappearance import reappearance_error
+
+    data = shepherd_sequences(40)
+    config = small_config(tmp_path, epochs=2, eval_every=1, balance_subsets=False)
+    trainer = Trainer(config, data, data)
+    rows = trainer.fit().metrics
+    assert [row["epoch"] for row in rows] == [1, 2]
+    # the value logged is the metric of the model at that validation (last.pt after epoch 2)
+    last = model_from_checkpoint(load_checkpoint(trainer.run.last_checkpoint))
+    scored = reappearance_error(last, data, batch_size=config.eval_batch_size)
+    assert scored["n"] >= 5  # sequences where the gate opens
+    expected = scored["mse"]
+    assert rows[-1]["val_reappearance"] == pytest.approx(expected, rel=1e-6)
+    assert rows[0]["val_reappearance"] != rows[1]["val_reappearance"]
+    # a comparison of such runs draws the reappearance curve and tabulates the error
+    result = {
+        "run": {"run_dir": str(trainer.run.path), "core": "gatel0rd", "regime": "ss", "seed": 0},
+        "horizon": data.steps,
+        "mse": rows[-1]["val_mse"],
+        "mse_per_step": [rows[-1]["val_mse"]] * data.steps,
+        "reappearance": {"mse": expected},
+    }
+    files = write_comparison([result], tmp_path / "comparison")
+    assert files["reappearance_curves"].stat().st_size > 0
+    assert f"{expected:.3g} ± 0 |" in files["table"].read_text()
+    # data without a gate flag log no reappearance error and draw no such curve
+    plain = Trainer(
+        small_config(tmp_path, name="plain", epochs=1), bouncing_lines(), bouncing_lines()
+    )
+    assert "val_reappearance" not in plain.fit().metrics[0]

@@ -26,21 +26,28 @@ def measured_vaa_star(core, inputs, steps: int) -> float:
 
 
 def test_warmup_raises_vaa_star_towards_the_target():
-    torch.manual_seed(0)
-    core = RecurrentStack([LSTMCell(1, 16)])
+    # One warmup's end point is sensitive to float rounding (Adam at lr 1e-2 on a VAA* estimated
+    # at a random convergence length per step): on one CPU a single seed ended at 0.81, on another
+    # at 0.12. So the claim is tested over 6 seeds: at initialisation every state falls onto one
+    # attractor (VAA* = 1/32); after 60 steps the mean is high (0.82 measured over 8 seeds, the
+    # lowest 0.44) and no seed is left at 1/32.
     inputs = torch.randn(64, 20, 1, generator=torch.Generator().manual_seed(1))
-    before = measured_vaa_star(core, inputs[:32], 50)
-    config = WarmupConfig(steps=40, stabilization_max=50)
-    rows = []
-    assert core_warmup(core, inputs, config, seed=0).run(on_row=rows.append, progress=False)
-    after = measured_vaa_star(core, inputs[:32], 50)
-    # at initialisation every state falls onto one attractor: VAA* = 1/32
-    assert before < 0.05
-    assert after > 0.5  # measured 0.81 with these seeds
-    assert [row["warmup_step"] for row in rows] == list(range(1, 41))
+    config = WarmupConfig(steps=60, stabilization_max=50)
+    before, after = [], []
+    for seed in range(6):
+        torch.manual_seed(seed)
+        core = RecurrentStack([LSTMCell(1, 16)])
+        before.append(measured_vaa_star(core, inputs[:32], 50))
+        rows = []
+        assert core_warmup(core, inputs, config, seed=seed).run(on_row=rows.append, progress=False)
+        after.append(measured_vaa_star(core, inputs[:32], 50))
+    assert max(before) < 0.05
+    assert sum(after) / len(after) > 0.5, after
+    assert min(after) > 0.1, after
+    assert [row["warmup_step"] for row in rows] == list(range(1, 61))
     assert all(1 <= row["stabilization"] <= min(1 + 10 * i, 50) for i, row in enumerate(rows))
     losses = [row["warmup_loss"] for row in rows]
-    assert losses[-1] == pytest.approx((0.95 - rows[-1]["vaa_star"]) ** 2)
+    assert losses[-1] == pytest.approx((0.95 - rows[-1]["vaa_star"]) ** 2, rel=1e-5)  # float32
 
 
 def test_curriculum_draws_stay_in_their_growing_range():
