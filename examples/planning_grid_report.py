@@ -19,7 +19,8 @@ run folder per core x regime x seed), this script measures, for every run's best
 and writes ``OUT/planning_grid.json``, ``OUT/planning_grid.md`` (one row per run, then mean ±
 std per core) and ``OUT/planning_grid.png`` (success against generalisation error, onset
 response and VAA). Runs whose results are already in the JSON are skipped, so an interrupted
-report resumes::
+report resumes, and ``--runs GLOB`` measures some runs of a grid first (those that have finished
+training) and the others later into the same report::
 
     python examples/planning_grid_report.py runs/rrc_cmp --env mbplan/RobotRemoteControl-v0 \
         --episodes 20 --vaa --out docs/results/rrc_grid
@@ -208,6 +209,11 @@ def main() -> None:
     parser.add_argument("--vaa", action="store_true", help="also measure each core's VAA")
     parser.add_argument("--vaa-steps", type=int, default=2000, help="VAA convergence steps")
     parser.add_argument("--out", type=Path, required=True, help="folder for the report")
+    parser.add_argument(
+        "--runs",
+        default="*",
+        help="glob of the run folders measured (default: all; e.g. 'elman_*' while others train)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -221,7 +227,7 @@ def main() -> None:
         date=time.strftime("%Y-%m-%d"),
     )
     done = {r["run"] for r in report["runs"]}
-    runs = sorted(p.parent for p in args.grid.glob("*/best.pt"))
+    runs = sorted(p.parent for p in args.grid.glob(f"{args.runs}/best.pt"))
     for run in runs:
         if str(run) in done:
             continue

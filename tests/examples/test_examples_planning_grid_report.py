@@ -19,7 +19,12 @@ def test_the_report_measures_every_run_and_resumes(tmp_path):
     out = tmp_path / "report"
     command = [sys.executable, str(ROOT / "examples" / "planning_grid_report.py"), str(grid)]
     command += ["--episodes", "3", "--out", str(out)]
-    subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
+    # --runs: one run first (as while the others still train), then the rest into the same report
+    subprocess.run([*command, "--runs", "gatel0rd_*"], check=True, capture_output=True, cwd=ROOT)
+    first = json.loads((out / "planning_grid.json").read_text())
+    assert [Path(r["run"]).name for r in first["runs"]] == ["gatel0rd_ss_s0"]
+    rest = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
+    assert "lstm_ss_s0: measuring" in rest.stdout and "gatel0rd_ss_s0: measuring" not in rest.stdout
     report = json.loads((out / "planning_grid.json").read_text())
     rows = {Path(r["run"]).name: r for r in report["runs"]}
     assert sorted(rows) == ["gatel0rd_ss_s0", "lstm_ss_s0"]
