@@ -54,7 +54,7 @@ def test_the_shipped_gatel0rd_replans_its_recorded_episodes_exactly(tmp_path, ca
 SHIPPED_60K = SHIPPED.parent / "rrc_60k"
 
 
-@pytest.mark.parametrize("core", ("gatel0rd", "elman", "lstm"))
+@pytest.mark.parametrize("core", ("gatel0rd", "elman", "gru", "lstm"))
 def test_the_60k_runs_are_full_data_rrc_runs_that_replan_their_episodes(core, tmp_path):
     """60k updates on the paper-size dataset; 20 episodes reproduce the recorded outcomes."""
     run = SHIPPED_60K / f"{core}_ss_s0"
