@@ -30,12 +30,14 @@ from mbplan.evaluation.prediction import predict
 
 #: index of the sheep's x position in the Shepherd observation.
 SHEEP_X = 4
+#: the event flag whose switch-on is scored (Shepherd's gate).
+GATE_FLAG = "gate_open"
 
 
 def reappearance_error(
     model: Any,
     data: SequenceTensors,
-    flag: str = "gate_open",
+    flag: str = GATE_FLAG,
     dimension: int = SHEEP_X,
     batch_size: int = 512,
 ) -> dict[str, Any]:
@@ -99,7 +101,7 @@ def validation_event_metrics(
         ``{"val_reappearance": mse}`` when the data have a ``gate_open`` flag (Shepherd), with
         ``None`` where no sequence can be scored (JSON has no NaN); ``{}`` otherwise.
     """
-    if "gate_open" not in data.flag_names:
+    if GATE_FLAG not in data.flag_names:
         return {}
     mse = reappearance_error(model, data, batch_size=batch_size)["mse"]
     return {VAL_REAPPEARANCE: None if mse != mse else mse}

@@ -19,7 +19,7 @@ from mbplan.evaluation import plots
 from mbplan.evaluation.comparison import metric_curve
 from mbplan.evaluation.latents import latent_trajectories
 from mbplan.evaluation.prediction import evaluate_prediction
-from mbplan.evaluation.reappearance import VAL_REAPPEARANCE, reappearance_error
+from mbplan.evaluation.reappearance import GATE_FLAG, VAL_REAPPEARANCE, reappearance_error
 from mbplan.training.checkpoint import load_checkpoint, model_from_checkpoint
 from mbplan.training.config import TrainConfig
 from mbplan.training.run_directory import RunDirectory, write_json_atomic
@@ -173,7 +173,7 @@ def evaluate_run(
         "split": split,
         "data": str(root),
     }
-    if "gate_open" in sequences.flag_names:
+    if GATE_FLAG in sequences.flag_names:
         results["reappearance"] = reappearance_error(model, sequences)
     if plots_dir is not None:
         if horizon is not None:
