@@ -29,7 +29,6 @@ from mbplan.training.sweep import (
     summarize_outcomes,
     train_group,
 )
-from mbplan.training.trainer import CRASH_ENV  # noqa: F401 - the test hook's variable
 
 logger = logging.getLogger(__name__)
 
@@ -124,10 +123,7 @@ def train_configs_ray(
     os.makedirs(root, exist_ok=True)
     size = default_group_size(configs[0].device) if group_size is None else group_size
     groups = plan_groups(configs, size)
-    env = {CRASH_ENV: os.environ[CRASH_ENV]} if os.environ.get(CRASH_ENV) else {}
-    task = ray.remote(num_cpus=1, max_retries=max_retries, runtime_env={"env_vars": env})(
-        _group_task
-    )
+    task = ray.remote(num_cpus=1, max_retries=max_retries)(_group_task)
     refs = {task.remote(group, root): group for group in groups}
     say(f"{len(configs)} runs in {len(groups)} groups as Ray tasks")
     outcomes: list[RunOutcome] = []
@@ -166,24 +162,3 @@ def _result(ray: Any, ref: Any, group: Sequence[TrainConfig], max_retries: int) 
             f"({' '.join(str(err).split())[:300]})",
             "run the same command again: its runs resume from their last checkpoint",
         ) from None
-
-
-def crash_after_checkpoint(run_dir: str | os.PathLike[str], epoch: int) -> None:
-    """Test hook: die once after a checkpoint taken mid-training, as a preempted worker would.
-
-    ``CRASH_ENV`` names a marker file; the first process to save a ``last.pt`` at epoch >= 1
-    (after real updates, not the checkpoint a run saves when it starts) while the file does not
-    exist creates it, writes ``<run folder> <epoch>`` into it and exits at once (``os._exit``),
-    leaving the other members of its group at their own last checkpoints.
-
-    Called by the trainer after every ``last.pt`` while the variable is set.
-    """
-    marker = os.environ.get(CRASH_ENV)
-    if not marker or epoch < 1:
-        return
-    try:
-        with open(marker, "x", encoding="utf-8") as file:
-            file.write(f"{run_dir} {epoch}\n")
-    except FileExistsError:
-        return
-    os._exit(1)

@@ -37,7 +37,6 @@ import contextlib
 import dataclasses
 import logging
 import math
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,9 +56,6 @@ from mbplan.training.run_directory import RunDirectory
 from mbplan.training.schedules import teacher_probability
 from mbplan.training.stop_signals import stop_on_signals
 from mbplan.training.warmup import world_model_warmup
-
-#: test hook of retried Ray tasks (:func:`mbplan.training.ray_backend.crash_after_checkpoint`).
-CRASH_ENV = "MBPLAN_TEST_CRASH_AFTER_CHECKPOINT"
 
 logger = logging.getLogger(__name__)
 
@@ -303,10 +299,6 @@ class Trainer:
     def _save_last(self) -> None:
         save_checkpoint(self.run.last_checkpoint, self._checkpoint())
         self._saved_at = (self.position.epoch, self.position.batch)
-        if os.environ.get(CRASH_ENV):  # a test of retried Ray tasks: die as a preempted worker
-            from mbplan.training.ray_backend import crash_after_checkpoint
-
-            crash_after_checkpoint(self.run.path, self.position.epoch)
 
     def fit(self) -> TrainResult:
         """Train until ``config.epochs`` epochs are done or a stop is requested.

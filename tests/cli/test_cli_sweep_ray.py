@@ -1,9 +1,16 @@
 """``mbplan sweep --ray`` on a real local Ray cluster: the same weights as the local backend, and a
-task whose worker process dies after its first checkpoint is retried, resumes and finishes."""
+task whose worker process dies after its first checkpoint is retried, resumes and finishes.
+
+The crash is injected from outside mbplan: the cluster's job-level ``worker_process_setup_hook``
+(which Ray runs in every worker process it starts, retried tasks' included) wraps
+``Trainer._save_last`` so that, once the test arms it, the first worker to save a mid-run
+``last.pt`` dies at once (``os._exit``) as a preempted worker would."""
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 
 import pytest
 import torch
@@ -11,16 +18,52 @@ from test_cli_sweep import sweep_argv
 
 from mbplan.cli import main
 from mbplan.training.checkpoint import load_checkpoint
-from mbplan.training.trainer import CRASH_ENV
 
 ray = pytest.importorskip("ray")
 
 
+def crash_once_after_a_mid_run_checkpoint(armed: str, crashed: str) -> None:
+    """Worker setup hook: while ``armed`` exists, the first ``last.pt`` saved at epoch >= 1 (after
+    real updates, not the one a run saves when it starts) writes ``<run folder> <epoch>`` into
+    ``crashed`` and kills its worker process; every later worker finds ``crashed`` and trains on."""
+    from mbplan.training.trainer import Trainer
+
+    save_last = Trainer._save_last
+
+    def _save_last(self: Trainer) -> None:
+        save_last(self)
+        if not os.path.exists(armed) or self.position.epoch < 1:
+            return
+        try:
+            with open(crashed, "x", encoding="utf-8") as file:
+                file.write(f"{self.run.path} {self.position.epoch}\n")
+        except FileExistsError:
+            return
+        os._exit(1)
+
+    Trainer._save_last = _save_last
+
+
 @pytest.fixture(scope="module")
-def cluster():
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
+def cluster(tmp_path_factory):
+    """A local 2-CPU Ray cluster whose workers carry the (disarmed) crash hook; yields its
+    ``(armed, crashed)`` marker paths."""
+    folder = tmp_path_factory.mktemp("crash_hook")
+    markers = (str(folder / "armed"), str(folder / "crashed"))
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers can't import tests/
+
+    def hook() -> None:
+        crash_once_after_a_mid_run_checkpoint(*markers)
+
+    if ray.is_initialized():
+        ray.shutdown()
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"worker_process_setup_hook": hook},
+    )
+    yield markers
     ray.shutdown()
 
 
@@ -52,10 +95,14 @@ def test_a_killed_task_is_retried_and_resumes(cluster, dataset, tmp_path, capsys
     # mid-run epoch, so the retry resumes the two members from different epochs
     grid = ["--grid", "seed=0:2", "--group-size", "2", "--epochs", "6"]
     assert main(sweep_argv(dataset, tmp_path / "local", *grid)) == 0
-    marker = tmp_path / "crashed"
-    monkeypatch.setenv(CRASH_ENV, str(marker))
-    assert main(sweep_argv(dataset, tmp_path / "ray", *grid, "--ray", "auto")) == 0
-    killed, epoch = marker.read_text().split()
+    armed, crashed = cluster
+    open(armed, "w").close()
+    try:
+        assert main(sweep_argv(dataset, tmp_path / "ray", *grid, "--ray", "auto")) == 0
+    finally:
+        os.remove(armed)
+    with open(crashed, encoding="utf-8") as file:
+        killed, epoch = file.read().split()
     assert killed.startswith(str(tmp_path / "ray")) and 1 <= int(epoch) < 6  # died mid-run
     for name in ("seed=0", "seed=1"):
         run = tmp_path / "ray" / name
