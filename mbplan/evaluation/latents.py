@@ -78,3 +78,36 @@ def latent_trajectories(
         predictions=result.predictions,
         gate_open=gate_open,
     )
+
+
+def flag_onsets(flags: torch.Tensor, names: tuple[str, ...] | list[str]) -> list[tuple[str, int]]:
+    """Where each hidden factor of one sequence switches on, in the steps of the latent figure.
+
+    Step ``t`` (counted from 1, as :func:`mbplan.evaluation.plots.plot_latents` draws them) is the
+    update that predicts observation ``t``. A flag that is 0 in the first observation and nonzero
+    first in observation ``j >= 1`` switches on at step ``j``: the first prediction whose target
+    has it on, where a model that tracks the factor must change its state (at the latest). Flags
+    already on at the start or never on give no onset.
+
+    Args:
+        flags: ``(T + 1, n_flags)`` one sequence's flags (``SequenceTensors.flags[i]``).
+        names: the ``n_flags`` flag names.
+
+    Returns:
+        ``(name, step)`` per flag that switches on, in flag order.
+
+    Raises:
+        ValueError: if ``flags`` is not 2-D or its columns do not match ``names``.
+    """
+    if flags.dim() != 2 or flags.shape[1] != len(names):
+        raise ValueError(
+            f"flags: expected (T + 1, {len(names)}) for flags {tuple(names)}, "
+            f"got {tuple(flags.shape)}"
+        )
+    onsets = []
+    for column, name in enumerate(names):
+        values = flags[:, column]
+        on = torch.nonzero(values != 0).flatten()
+        if values[0] == 0 and len(on):
+            onsets.append((name, int(on[0])))
+    return onsets

@@ -144,11 +144,16 @@ def plot_prediction_plane(
     return _save(fig, path)
 
 
+#: line styles of successive ``plot_latents`` events.
+_EVENT_STYLES = ("--", ":", "-.")
+
+
 def plot_latents(
     relative: object,
     path: str | os.PathLike[str],
     gate_open: object | None = None,
     title: str = "",
+    events: Sequence[tuple[str, int]] = (),
 ) -> Path:
     """Plot ``h_t - h_0`` over time, one line per latent dimension, gate openings marked.
 
@@ -157,6 +162,8 @@ def plot_latents(
         path: PNG file to write.
         gate_open: ``(T,)`` bool, True where a gate opened (drawn as grey bars).
         title: figure title.
+        events: ``(label, step)`` pairs drawn as dashed vertical lines at those steps, e.g. the
+            first step whose target has a hidden factor on (``latents.flag_onsets``).
     """
     values = _as_array(relative, "relative", 2)
     fig, ax = plt.subplots(figsize=(7, 3.2))
@@ -167,11 +174,17 @@ def plot_latents(
             ax.axvspan(step - 0.5, step + 0.5, color="0.85", lw=0, zorder=0)
     for i in range(values.shape[1]):
         ax.plot(steps, values[:, i], lw=1.2, label=f"h[{i}]")
+    for number, (label, step) in enumerate(events):
+        style = _EVENT_STYLES[number % len(_EVENT_STYLES)]
+        ax.axvline(step, color="black", lw=1.0, ls=style, label=f"{label} on")
     ax.axhline(0.0, color="black", lw=0.5)
     ax.set_xlabel("time step (grey: a gate opened)" if gate_open is not None else "time step")
     ax.set_ylabel("h_t - h_0")
-    if values.shape[1] <= 16:
-        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="x-small")
+    handles, labels = ax.get_legend_handles_labels()
+    if values.shape[1] > 16:  # too many latent lines to name: the legend names the events only
+        handles, labels = handles[values.shape[1] :], labels[values.shape[1] :]
+    if handles:
+        ax.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="x-small")
     if title:
         ax.set_title(title)
     return _save(fig, path)

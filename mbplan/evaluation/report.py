@@ -17,7 +17,7 @@ import torch
 from mbplan.data.tensors import SequenceTensors, load_split
 from mbplan.evaluation import plots
 from mbplan.evaluation.comparison import metric_curve
-from mbplan.evaluation.latents import latent_trajectories
+from mbplan.evaluation.latents import flag_onsets, latent_trajectories
 from mbplan.evaluation.prediction import evaluate_prediction
 from mbplan.evaluation.reappearance import GATE_FLAG, VAL_REAPPEARANCE, reappearance_error
 from mbplan.training.checkpoint import load_checkpoint, model_from_checkpoint
@@ -113,7 +113,11 @@ def plot_examples(
             )
         written.append(
             plots.plot_latents(
-                latents.relative[row], plots_dir / f"{stem}_latents.png", gate_open, title=title
+                latents.relative[row],
+                plots_dir / f"{stem}_latents.png",
+                gate_open,
+                title=title,
+                events=flag_onsets(examples.flags[row], examples.flag_names),
             )
         )
     return written
