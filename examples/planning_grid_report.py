@@ -46,7 +46,7 @@ import torch  # noqa: E402
 from mbplan.commands.plan import plan_episodes  # noqa: E402
 from mbplan.evaluation.control_onset import control_onset_response  # noqa: E402
 from mbplan.evaluation.report import load_run_model  # noqa: E402
-from mbplan.training.run_directory import write_json_atomic  # noqa: E402
+from mbplan.training.run_directory import trained_runs, write_json_atomic  # noqa: E402
 from planners.tasks import summarize_success  # noqa: E402
 
 RRC = "mbplan/RobotRemoteControl-v0"
@@ -227,8 +227,7 @@ def main() -> None:
         date=time.strftime("%Y-%m-%d"),
     )
     done = {r["run"] for r in report["runs"]}
-    runs = sorted(p.parent for p in args.grid.glob(f"{args.runs}/best.pt"))
-    for run in runs:
+    for _, _, run in trained_runs(args.grid, args.runs):
         if str(run) in done:
             continue
         print(f"{run.name}: measuring", flush=True)

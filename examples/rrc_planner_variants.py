@@ -1,7 +1,7 @@
 """MPC success of a grid of trained RRC runs under planner variants (``docs/results/rrc.md``).
 
-For every run folder ``GRID/<core>_<regime>_s<seed>`` (found by name; all of them unless
-``--cores`` narrows the cores) and every variant: ``--episodes`` episodes (reset seeds
+For every run folder in ``GRID`` with a best checkpoint (found by its ``config.json``; all of
+them unless ``--cores`` narrows the cores) and every variant: ``--episodes`` episodes (reset seeds
 ``--seed ..``, the same for every run and variant) planned with the run's best checkpoint:
 
 * ``blitz``: the task defaults (iCEM population 40, horizon 30, 3 iterations);
@@ -18,7 +18,6 @@ run (episodes solved at reset left out), in seed order, and prints mean ± std p
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ import numpy as np
 
 from mbplan.commands.plan import plan_episodes
 from mbplan.evaluation.report import load_run_model
-from mbplan.training.run_directory import write_json_atomic
+from mbplan.training.run_directory import trained_runs, write_json_atomic
 from planners.tasks import summarize_success
 
 ENV_ID = "mbplan/RobotRemoteControl-v0"
@@ -40,21 +39,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "h50": {"planner_options": {"horizon": 50}},
 }
 
-_RUN_NAME = re.compile(r"^(?P<core>[a-z0-9_]+?)_(?P<regime>tf|ss)_s(?P<seed>\d+)$")
-
 
 def grid_runs(grid: Path, cores: list[str] | None = None) -> list[tuple[str, int, Path]]:
-    """``(core, seed, folder)`` of the grid's run folders with a best checkpoint, by core, seed."""
-    runs = []
-    for folder in grid.iterdir():
-        match = _RUN_NAME.match(folder.name)
-        if match is None or not (folder / "best.pt").is_file():
-            continue
-        if cores is None or match["core"] in cores:
-            runs.append((match["core"], int(match["seed"]), folder))
+    """``(core, seed, folder)`` of the grid's runs with a best checkpoint, by core, seed."""
+    runs = trained_runs(grid, cores=cores)
     if not runs:
-        raise SystemExit(f"no run folders <core>_<regime>_s<seed> with best.pt in {grid}")
-    return sorted(runs, key=lambda run: (run[0], run[1]))
+        raise SystemExit(f"no run folders with best.pt in {grid}")
+    return runs
 
 
 def planner_variants(

@@ -25,7 +25,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -275,6 +275,37 @@ class RunDirectory:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def trained_runs(
+    grid: str | os.PathLike[str], pattern: str = "*", cores: Sequence[str] | None = None
+) -> list[tuple[str, int, Path]]:
+    """The run folders in ``grid`` (e.g. an ``mbplan compare --out``) that have a best checkpoint.
+
+    A run is identified by its ``config.json``, not by its folder name, so renamed or hand-named
+    folders are found too.
+
+    Args:
+        grid: the folder holding run folders.
+        pattern: glob of the run folder names to include (``"elman_*"``; default all).
+        cores: only runs of these cores (default all).
+
+    Returns:
+        ``(core, seed, folder)`` per run, sorted by core and seed.
+
+    Raises:
+        FileNotFoundError: if ``grid`` is not a folder.
+        ValueError: if a run folder's ``config.json`` is unreadable (named by the message).
+    """
+    root = Path(grid)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no folder {root}")
+    runs = []
+    for best in root.glob(f"{pattern}/{BEST_CHECKPOINT}"):
+        config = RunDirectory(best.parent).read_config()
+        if cores is None or config["core"] in cores:
+            runs.append((str(config["core"]), int(config["seed"]), best.parent))
+    return sorted(runs, key=lambda run: (run[0], run[1], str(run[2])))
 
 
 def dataset_fingerprint(root: str | os.PathLike[str]) -> str:
