@@ -60,17 +60,28 @@ def make_objective(
         rollout_kwargs: extra keyword arguments of ``model.rollout`` (e.g. ``check_nan=False`` for
             mbplan's world models, which skips their one host synchronisation per call).
 
+    A model with ``rollout_members`` (an ensemble, ``mbplan.models.ensemble``) is costed member by
+    member: every member's predicted trajectory gets its own step costs, termination mask and
+    reduction, and a candidate's cost is the mean over members.
+
     Returns:
         ``cost_fn(actions (B, P, H, A)) -> costs (B, P)``.
 
     Raises:
         ValueError: with ``mask_terminal`` for a task without a ``terminal`` test; for a task
-            reading latent states with a model whose ``rollout`` cannot return them.
+            reading latent states with a model whose ``rollout`` cannot return them, or with
+            an ensemble.
     """
     extra = dict(rollout_kwargs or {})
     terminal = terminal_test(task) if mask_terminal else None  # type: ignore[arg-type]
     trajectory = task if isinstance(task, TrajectoryCost) else None
     needs_states = trajectory is not None and bool(trajectory.needs_states)
+    ensemble = getattr(model, "rollout_members", None)
+    if ensemble is not None and needs_states:
+        raise ValueError(
+            f"the task cost reads latent states, but {type(model).__name__} is an ensemble "
+            "whose members' states differ in meaning"
+        )
     if needs_states and "return_states" not in inspect.signature(model.rollout).parameters:
         raise ValueError(
             f"the task cost reads latent states, but {type(model).__name__}.rollout has no "
@@ -89,7 +100,13 @@ def make_objective(
         flat_state = sel_state.unsqueeze(1).expand(n, population, -1).reshape(n * population, -1)
         flat_obs = sel_obs.unsqueeze(1).expand(n, population, -1).reshape(n * population, -1)
         flat_actions = chosen.reshape(n * population, horizon, action_dim)
-        if needs_states:
+        members = 1
+        if ensemble is not None:  # (M, N, H, O): every member's trajectory, costed one by one
+            stacked, _ = ensemble(flat_state, flat_obs, flat_actions, **extra)
+            members = stacked.shape[0]
+            pred, states = stacked.reshape(-1, *stacked.shape[2:]), None
+            flat_actions = flat_actions.repeat(members, 1, 1)
+        elif needs_states:
             pred, _, states = model.rollout(  # type: ignore[call-arg, misc]
                 flat_state, flat_obs, flat_actions, return_states=True, **extra
             )
@@ -101,7 +118,8 @@ def make_objective(
         else:
             per_step = task.step_cost(pred)  # type: ignore[union-attr]
         alive = None if terminal is None else alive_steps(terminal(pred))
-        costs = reduce_along_trajectory(per_step, reduction, alive).reshape(n, population)
+        costs = reduce_along_trajectory(per_step, reduction, alive)
+        costs = costs.reshape(members, n, population).mean(dim=0)
         costs = costs.to(actions.dtype)
         if mask is not None:
             return torch.where(mask[:, None], costs, 0.0)

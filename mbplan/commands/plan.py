@@ -222,6 +222,10 @@ def plan_episodes(
             raise ValueError(
                 "compile_rollout: the ground-truth simulator has no rollout to compile"
             )
+        if hasattr(model, "rollout_members"):
+            raise ValueError(
+                "compile_rollout: an ensemble is costed member by member; plan it uncompiled"
+            )
         from mbplan.models.compiled import CompiledRollout
 
         model = CompiledRollout(model)
@@ -329,7 +333,13 @@ def _parser() -> argparse.ArgumentParser:
         epilog=f"task defaults (an explicit option wins): {tasks}",
     )
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--run", metavar="RUN_DIR", help="training run whose model plans")
+    source.add_argument(
+        "--run",
+        metavar="RUN_DIR",
+        nargs="+",
+        help="training run whose model plans; several runs plan as an ensemble (the mean of the "
+        "members' costs)",
+    )
     source.add_argument(
         "--ground-truth", action="store_true", help="plan with the simulator as the model"
     )
@@ -418,7 +428,7 @@ def _summary(results: Sequence[Any], args: argparse.Namespace) -> dict[str, Any]
     chosen = {k: getattr(args, k) for k in PLANNER_OPTIONS}
     return {
         "env": args.env,
-        "model": "ground-truth" if args.ground_truth else str(args.run),
+        "model": "ground-truth" if args.ground_truth else " ".join(args.run),
         "planner": args.planner,
         "planner_options": planning_task(args.env).planner_options(chosen),
         "reduction": args.reduction,
@@ -523,7 +533,15 @@ def main(argv: list[str]) -> int:
     if args.run:
         from mbplan.evaluation.report import load_run_model
 
-        model, _ = load_run_model(args.run, which=args.checkpoint, device=args.device)
+        models = [
+            load_run_model(run, which=args.checkpoint, device=args.device)[0] for run in args.run
+        ]
+        if len(models) == 1:
+            model = models[0]
+        else:
+            from mbplan.models.ensemble import WorldModelEnsemble
+
+            model = WorldModelEnsemble([member.eval() for member in models])
     results = plan_episodes(
         args.env,
         model,

@@ -5,6 +5,7 @@ Build one with :func:`make_world_model` (``core`` one of :data:`CORES`) and a ta
 planners use.
 """
 
+from mbplan.models.ensemble import WorldModelEnsemble
 from mbplan.models.registry import (
     CORES,
     LEARNING_RATES,
@@ -21,6 +22,7 @@ __all__ = [
     "LEARNING_RATES",
     "PRESETS",
     "WorldModel",
+    "WorldModelEnsemble",
     "WorldModelOutput",
     "learning_rate",
     "make_core",
