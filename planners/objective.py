@@ -105,7 +105,8 @@ def make_objective(
             stacked, _ = ensemble(flat_state, flat_obs, flat_actions, **extra)
             members = stacked.shape[0]
             pred, states = stacked.reshape(-1, *stacked.shape[2:]), None
-            flat_actions = flat_actions.repeat(members, 1, 1)
+            if trajectory is not None:  # the action terms see every member's copy of the plan
+                flat_actions = flat_actions.repeat(members, 1, 1)
         elif needs_states:
             pred, _, states = model.rollout(  # type: ignore[call-arg, misc]
                 flat_state, flat_obs, flat_actions, return_states=True, **extra

@@ -541,7 +541,7 @@ def main(argv: list[str]) -> int:
         else:
             from mbplan.models.ensemble import WorldModelEnsemble
 
-            model = WorldModelEnsemble([member.eval() for member in models])
+            model = WorldModelEnsemble(models)
     results = plan_episodes(
         args.env,
         model,

@@ -8,7 +8,9 @@ costs more under their mean. This is the ensemble of PETS (Chua et al., 2018) wi
 probabilistic members and particle sampling: every member is deterministic and rolls out the same
 candidate actions from its own filtered state, and the objective (``planners.objective``) averages
 the members' trajectory costs (cost of each trajectory, then mean: not the cost of the mean
-trajectory).
+trajectory). Measured on RRC (``docs/results/rrc.md``, "Ensembles"), the four cores' shipped
+seed-0 models plan worse together (0.54 of 100 episodes) than GateL0RD alone (0.66): averaging
+over cores is no remedy there.
 
 The ensemble is a world model for the MPC loop: ``k``, ``initial_state``, ``step``, ``rollout``
 (the members' mean prediction) and ``rollout_members`` (every member's), with the members' packed
