@@ -13,6 +13,9 @@ run folder per core x regime x seed), this script measures, for every run's best
   generalization_test``);
 * RRC only: the control-onset response (at the onset, and after 3 observed steps of control)
   and the false robot motion before it (:mod:`mbplan.evaluation.control_onset`);
+* Shepherd only: the lever response: whether the model lets the sheep out when the agent
+  reaches the lever, how many steps late, how far from the real sheep, and whether it lets it
+  out walking away (:mod:`mbplan.evaluation.lever_response`);
 * with ``--vaa``: the VAA of the core (``examples/world_model_vaa.py``'s measurement, 10 sets of
   32 states, ``--vaa-steps`` convergence steps), for the multistability question of issue 14;
 
@@ -45,6 +48,7 @@ import torch  # noqa: E402
 
 from mbplan.commands.plan import plan_episodes  # noqa: E402
 from mbplan.evaluation.control_onset import control_onset_response  # noqa: E402
+from mbplan.evaluation.lever_response import SHEPHERD_ENV, lever_response  # noqa: E402
 from mbplan.evaluation.report import load_run_model  # noqa: E402
 from mbplan.training.run_directory import trained_runs, write_json_atomic  # noqa: E402
 from planners.tasks import summarize_success  # noqa: E402
@@ -72,6 +76,34 @@ def _success(results) -> dict:
     }
 
 
+def probe(model: torch.nn.Module, env: str, seed: int) -> dict:
+    """The env's scripted probe of what planning needs the model to predict (see the docstring)."""
+    if env == RRC:
+        onset = control_onset_response(model, episodes=20, seed=seed)
+        seen = control_onset_response(model, episodes=20, seed=seed, after=3)
+        return {
+            "onset_response": onset.mean_response,
+            "onset_registered": onset.registered,
+            "false_motion": onset.mean_false_motion,
+            "response_after_3": seen.mean_response,
+        }
+    if env == SHEPHERD_ENV:
+        release = lever_response(model, episodes=20, seed=seed)
+        return {
+            "release_registered": release.registered_rate,
+            "release_delay": release.mean_timing,
+            "sheep_error": release.mean_sheep_error,
+            "false_release": release.false_release_rate,
+        }
+    return {}
+
+
+PROBE_KEYS = {
+    RRC: ("onset_response", "onset_registered", "response_after_3", "false_motion"),
+    SHEPHERD_ENV: ("release_registered", "release_delay", "sheep_error", "false_release"),
+}
+
+
 def measure_run(run: Path, env: str, episodes: int, seed: int, vaa_steps: int | None) -> dict:
     """Every measurement of one run (see the module docstring)."""
     config = json.loads((run / "config.json").read_text())
@@ -91,13 +123,7 @@ def measure_run(run: Path, env: str, episodes: int, seed: int, vaa_steps: int | 
         "mpc": _success(results),
         "mpc_seconds": time.perf_counter() - started,
     }
-    if env == RRC:
-        onset = control_onset_response(model, episodes=20, seed=seed)
-        row["onset_response"] = onset.mean_response
-        row["onset_registered"] = onset.registered
-        row["false_motion"] = onset.mean_false_motion
-        seen = control_onset_response(model, episodes=20, seed=seed, after=3)
-        row["response_after_3"] = seen.mean_response
+    row.update(probe(model, env, seed))
     if vaa_steps:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from world_model_vaa import measure
@@ -106,6 +132,16 @@ def measure_run(run: Path, env: str, episodes: int, seed: int, vaa_steps: int | 
         row["vaa"] = vaa["vaa_mean"]
         row["vaa_star"] = vaa["vaa_star_per_layer"]
     return row
+
+
+#: number formats of the Shepherd probe's columns, in ``PROBE_KEYS`` order.
+SHEPHERD_FORMATS = (".2f", ".1f", ".3f", ".2f")
+
+
+def _cell(row: dict, key: str, spec: str) -> str:
+    """``row[key]`` formatted, or ``-`` for a value not (yet) measured."""
+    value = row.get(key)
+    return "-" if value is None else format(value, spec)
 
 
 def _mean_std(values: list[float | None]) -> str:
@@ -120,6 +156,7 @@ def write_report(report: dict, out: Path) -> None:
     """The Markdown table and the figure of ``report``."""
     rows = report["runs"]
     onset = any("onset_response" in r for r in rows)
+    release = any("release_registered" in r for r in rows)
     vaa = any("vaa" in r for r in rows)
     reappear = any(r.get("reappearance") is not None for r in rows)
     head = ["core", "seed", "updates", "test MSE", "generalisation MSE"]
@@ -127,6 +164,11 @@ def write_report(report: dict, out: Path) -> None:
     head += ["MPC success"]
     head += (
         ["onset response", "registered", "response 3 steps later", "false motion"] if onset else []
+    )
+    head += (
+        ["sheep released at the lever", "steps late", "sheep distance", "false release"]
+        if release
+        else []
     )
     head += ["VAA"] if vaa else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -144,18 +186,20 @@ def write_report(report: dict, out: Path) -> None:
             cells.append(f"{r['reappearance']:.3g}" if r.get("reappearance") is not None else "-")
         cells.append(f"{mpc['rate']:.2f} ({mpc['successes']}/{attempted})")
         if onset:
-            cells += [
-                f"{r['onset_response']:.2f}",
-                f"{r['onset_registered']:.2f}",
-                f"{r['response_after_3']:.2f}",
-                f"{r['false_motion']:.3f}",
-            ]
+            cells += [_cell(r, k, ".2f") for k in PROBE_KEYS[RRC][:3]]
+            cells.append(_cell(r, "false_motion", ".3f"))
+        if release:
+            formats = zip(PROBE_KEYS[SHEPHERD_ENV], SHEPHERD_FORMATS, strict=True)
+            cells += [_cell(r, key, spec) for key, spec in formats]
         if vaa:
             cells.append(f"{r['vaa']:.3f}")
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Mean ± std over seeds:", ""]
     keys = ["test_mse", "generalization_mse"] + (["reappearance"] if reappear else []) + ["rate"]
     keys += ["onset_response", "response_after_3", "false_motion"] if onset else []
+    keys += (
+        ["release_registered", "release_delay", "sheep_error", "false_release"] if release else []
+    )
     keys += ["vaa"] if vaa else []
     lines.append("| core | runs | " + " | ".join(keys) + " |")
     lines.append("|" + "---|" * (len(keys) + 2))
@@ -177,6 +221,7 @@ def write_report(report: dict, out: Path) -> None:
 
     panels = [("generalization_mse", "generalisation 50-step MSE")]
     panels += [("onset_response", "control-onset response (1 = simulator)")] if onset else []
+    panels += [("sheep_error", "sheep distance after the lever (0 = simulator)")] if release else []
     panels += [("vaa", "VAA")] if vaa else []
     figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
     cores = sorted({r["core"] for r in rows})
@@ -226,9 +271,15 @@ def main() -> None:
         machine=f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}",
         date=time.strftime("%Y-%m-%d"),
     )
-    done = {r["run"] for r in report["runs"]}
+    done = {r["run"]: r for r in report["runs"]}
     for _, _, run in trained_runs(args.grid, args.runs):
         if str(run) in done:
+            row = done[str(run)]
+            if any(key not in row for key in PROBE_KEYS.get(args.env, ())):
+                print(f"{run.name}: probe only", flush=True)
+                model, _ = load_run_model(run, which="best", device="cpu")
+                row.update(probe(model.eval(), args.env, args.seed))
+                write_json_atomic(path, report)
             continue
         print(f"{run.name}: measuring", flush=True)
         row = measure_run(

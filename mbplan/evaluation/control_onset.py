@@ -28,7 +28,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import torch
+
+from mbplan.evaluation.scripted_rollout import rollout_beside_env, toward
 
 RRC_ENV = "mbplan/RobotRemoteControl-v0"
 #: computer and goal in observation space (agent: world position; robot: ``(x - 2, y)``).
@@ -68,13 +69,6 @@ class ControlOnsetResult:
         return asdict(self)
 
 
-def _direction(target: np.ndarray, position: np.ndarray) -> np.ndarray:
-    """Full-speed action from ``position`` toward ``target`` (largest entry +-1)."""
-    delta = np.asarray(target, dtype=np.float64) - position
-    scale = np.abs(delta).max()
-    return (delta / scale if scale > 0 else np.zeros(2)).astype(np.float32)
-
-
 def _history(env: Any, seed: int, after: int, lead: int) -> tuple[list, list, list, list]:
     """Scripted episode until ``after`` steps after the control onset.
 
@@ -90,9 +84,9 @@ def _history(env: Any, seed: int, after: int, lead: int) -> tuple[list, list, li
             if controlled_for == after:
                 break
             controlled_for += 1
-            action = _direction(GOAL_OBS, obs[2:4])
+            action = toward(GOAL_OBS, obs[2:4])
         else:
-            action = _direction(COMPUTER_OBS, obs[:2])
+            action = toward(COMPUTER_OBS, obs[:2])
         snapshots.append(env.unwrapped.get_state())
         obs, *_ = env.step(action)
         observations.append(obs)
@@ -104,24 +98,11 @@ def _history(env: Any, seed: int, after: int, lead: int) -> tuple[list, list, li
     return observations, actions, snapshots, [cut]
 
 
-def _filtered_state(model: Any, observations: list, actions: list, upto: int) -> torch.Tensor:
-    obs = torch.as_tensor(np.stack(observations[: upto + 1]))[None]
-    act = torch.as_tensor(np.stack(actions[:upto]) if upto else np.zeros((0, 2), np.float32))[None]
-    k = int(model.k)
-    if upto < k:
-        raise RuntimeError(f"the history ({upto} steps) is shorter than the model's k = {k}")
-    state = model.initial_state(obs[:, :k], act[:, :k])
-    for t in range(upto):
-        _, state, _ = model.step(obs[:, t], act[:, t], state)
-    return state
-
-
 def _displacements(
     model: Any | None,
     env: Any,
     sim: Any,
-    state_row: np.ndarray,
-    obs: np.ndarray,
+    snapshot: np.ndarray,
     observations: list,
     actions: list,
     upto: int,
@@ -129,23 +110,15 @@ def _displacements(
     horizon: int,
 ) -> tuple[float, float]:
     """(predicted, real) robot displacement: ``horizon`` steps of ``action`` from ``upto``."""
-    import planners
-
-    plan = torch.as_tensor(np.tile(action, (horizon, 1)))[None]
-    current = torch.as_tensor(obs)[None]
-    env.unwrapped.set_state(state_row)
-    if model is None:
-        truth = planners.GroundTruthModel([env], sim)
-        state = truth.initial_state(current[:, None, :0], torch.zeros(1, 0, 2))
-        pred, _ = truth.rollout(state, current, plan)
-    else:
-        with torch.no_grad():
-            state = _filtered_state(model, observations, actions, upto)
-            pred, _ = model.rollout(state, current, plan)
-    for step in plan[0].numpy():
-        real, *_ = env.step(step)
-    predicted = float(np.linalg.norm(pred[0, -1, 2:4].double().numpy() - obs[2:4]))
-    return predicted, float(np.linalg.norm(real[2:4] - obs[2:4]))
+    plan = np.tile(action, (horizon, 1))
+    predicted, real, _ = rollout_beside_env(
+        model, env, sim, snapshot, observations, actions, upto, plan
+    )
+    start = observations[upto][2:4]
+    return (
+        float(np.linalg.norm(predicted[-1, 2:4] - start)),
+        float(np.linalg.norm(real[-1, 2:4] - start)),
+    )
 
 
 def control_onset_response(
@@ -191,14 +164,13 @@ def control_onset_response(
         episode_seed = seed + number
         observations, actions, snapshots, (cut,) = _history(env, episode_seed, after, lead)
         end = len(actions)
-        onset_action = _direction(GOAL_OBS, observations[end][2:4])
+        onset_action = toward(GOAL_OBS, observations[end][2:4])
         final_state = env.unwrapped.get_state()
         predicted, real = _displacements(
             model,
             env,
             sim,
             final_state,
-            observations[end],
             observations,
             actions,
             end,
@@ -210,13 +182,12 @@ def control_onset_response(
         if cut >= end - after:  # control within the model's first k steps: nothing before it
             false_motion.append(float("nan"))
         else:
-            away = -_direction(COMPUTER_OBS, observations[cut][:2])
+            away = -toward(COMPUTER_OBS, observations[cut][:2])
             moved, still = _displacements(
                 model,
                 env,
                 sim,
                 snapshots[cut],
-                observations[cut],
                 observations,
                 actions,
                 cut,
