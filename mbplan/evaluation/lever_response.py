@@ -97,6 +97,40 @@ def _to_lever(env: Any, seed: int) -> tuple[list, list, list]:
     raise RuntimeError(f"seed {seed}: the scripted agent did not open the gate in 100 steps")
 
 
+def release_rollout(
+    model: Any | None, env: Any, simulator: Any, seed: int, lead: int = 5, wait: int = 25
+) -> tuple[np.ndarray, np.ndarray, tuple[list, list, list, int]]:
+    """One episode's release rollout: scripted to the lever, then ``wait`` steps standing still.
+
+    Args:
+        model: a Shepherd world model on the CPU, or ``None`` for the simulator.
+        env: a ``mbplan/Shepherd-v0`` env (reset here with ``seed``, start on the right).
+        simulator: a scratch env of the same id, reset once.
+        seed: the episode's reset seed.
+        lead: steps before the gate opens at which the rollout starts.
+        wait: steps of standing still (cage held) after the scripted approach.
+
+    Returns:
+        ``(predicted, real, (observations, actions, snapshots, cut))``: the ``(lead + wait, 7)``
+        predicted and real observations after each rollout action, and the scripted history
+        with the index ``cut`` of the observation the rollout starts from (the gate opens with
+        rollout action ``lead - 1``, i.e. in real observation ``lead - 1`` of the rollout).
+
+    Raises:
+        RuntimeError: when the gate opens within the model's first ``k`` steps.
+    """
+    observations, actions, snapshots = _to_lever(env, seed)
+    cut = len(actions) - lead
+    if cut < (0 if model is None else int(model.k)):
+        raise RuntimeError(f"seed {seed}: the gate opens within {lead} steps (plus the model's k)")
+    still = np.array([0.0, 0.0, HOLD], dtype=np.float32)
+    plan = np.concatenate([np.stack(actions[cut:]), np.tile(still, (wait, 1))])
+    predicted, real, _ = rollout_beside_env(
+        model, env, simulator, snapshots[cut], observations, actions, cut, plan
+    )
+    return predicted, real, (observations, actions, snapshots, cut)
+
+
 def lever_response(
     model: Any | None, *, episodes: int = 20, seed: int = 0, lead: int = 5, wait: int = 25
 ) -> LeverResponseResult:
@@ -131,14 +165,8 @@ def lever_response(
     seeds, registered, timing, error, false_release = [], [], [], [], []
     for number in range(episodes):
         episode_seed = seed + number
-        observations, actions, snapshots = _to_lever(env, episode_seed)
-        cut = len(actions) - lead
-        if model is not None and cut < int(model.k):
-            raise RuntimeError(f"seed {episode_seed}: the gate opens within the model's k steps")
-        still = np.array([0.0, 0.0, HOLD], dtype=np.float32)
-        plan = np.concatenate([np.stack(actions[cut:]), np.tile(still, (wait, 1))])
-        predicted, real, _ = rollout_beside_env(
-            model, env, sim, snapshots[cut], observations, actions, cut, plan
+        predicted, real, (observations, actions, snapshots, cut) = release_rollout(
+            model, env, sim, episode_seed, lead, wait
         )
         real_out, predicted_out = _out(real), _out(predicted)
         if not real_out.any():

@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 import sims  # noqa: F401
-from mbplan.evaluation.lever_response import LEVER_OBS, _out, _to_lever, lever_response
+from mbplan.evaluation.lever_response import (
+    LEVER_OBS,
+    _out,
+    _to_lever,
+    lever_response,
+    release_rollout,
+)
 from mbplan.evaluation.report import load_run_model
 
 SHIPPED = Path(__file__).resolve().parents[2] / "examples" / "checkpoints" / "shepherd_15k"
@@ -74,3 +80,25 @@ def test_bad_counts_are_refused():
         lever_response(None, wait=3)
     with pytest.raises(ValueError, match="episodes >= 1"):
         lever_response(None, episodes=0)
+
+
+def test_a_parked_sheep_is_seen_again_in_the_observation_after_the_gate_opens():
+    env, sim = gym.make("mbplan/Shepherd-v0"), gym.make("mbplan/Shepherd-v0")
+    sim.reset(seed=0)
+    lead = 4
+    parked = 0
+    for seed in range(6):
+        predicted, real, (observations, actions, _, cut) = release_rollout(
+            None, env, sim, seed, lead=lead, wait=10
+        )
+        assert cut == len(actions) - lead and real.shape == predicted.shape == (lead + 10, 7)
+        if np.any(observations[cut][4:6] != 0):  # the sheep still walking down: not this case
+            continue
+        parked += 1
+        # hidden through the observation in which the gate opens (rollout index lead - 1) ...
+        np.testing.assert_array_equal(real[:lead, 4:6], 0.0)
+        # ... then at its x, one step below the gate, walking down 0.025 per step
+        assert real[lead, 5] == pytest.approx(-0.025, abs=1e-3)
+        np.testing.assert_allclose(np.diff(real[lead:, 5]), -0.025, atol=1e-3)
+        assert np.ptp(real[lead:, 4]) == pytest.approx(0.0, abs=1e-6)
+    assert parked >= 3

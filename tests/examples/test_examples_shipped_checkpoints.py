@@ -1,4 +1,4 @@
-"""The shipped RRC checkpoints load (weights only) and plan as their recorded results say."""
+"""The shipped RRC and Shepherd checkpoints: what they are, and they plan as recorded."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ SHIPPED = Path(__file__).resolve().parents[2] / "examples" / "checkpoints" / "rr
 CORES = ("gatel0rd", "elman", "gru", "lstm")
 
 
-def _check_run(run: Path, core: str, updates: int, epochs: int) -> None:
-    """The run is the RRC preset's core, scheduled sampling, seed 0, trained to ``updates``."""
+def _check_run(run: Path, core: str, updates: int, epochs: int, task: str = "rrc") -> None:
+    """The run is the task preset's core, scheduled sampling, seed 0, trained to ``updates``."""
     config = json.loads((run / "config.json").read_text())
     assert (config["core"], config["task"], config["regime"], config["seed"]) == (
         core,
-        "rrc",
+        task,
         "ss",
         0,
     )
@@ -64,3 +64,17 @@ def test_the_60k_runs_are_full_data_rrc_runs_that_replan_their_episodes(core, tm
     # GateL0RD generalises better than the LSTM trained alongside it (docs/results/rrc.md)
     generalization = json.loads((run / "evaluation_generalization_test.json").read_text())["mse"]
     assert generalization < (0.003 if core == "gatel0rd" else 0.01)
+
+
+SHIPPED_SHEPHERD = SHIPPED.parent / "shepherd_15k"
+
+
+@pytest.mark.parametrize("core", sorted(p.name.split("_")[0] for p in SHIPPED_SHEPHERD.iterdir()))
+def test_the_shepherd_runs_are_15k_update_runs_with_their_reappearance_curve(core):
+    run = SHIPPED_SHEPHERD / f"{core}_ss_s0"
+    _check_run(run, core, 15_000, 750, task="shepherd")
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    curve = [row["val_reappearance"] for row in rows if "val_reappearance" in row]
+    assert len(curve) == 15  # every 50 epochs
+    test = json.loads((run / "evaluation_test.json").read_text())
+    assert 0 < test["reappearance"]["mse"] < 0.09  # copying the last observation scores ~0.083
