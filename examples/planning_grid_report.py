@@ -219,7 +219,12 @@ def write_report(report: dict, out: Path) -> None:
     lines += ["", f"Machine: {report['machine']}; {report['date']}."]
     (out / "planning_grid.md").write_text("\n".join(lines) + "\n")
 
-    panels = [("generalization_mse", "generalisation 50-step MSE")]
+    if any(r.get("generalization_mse") is not None for r in rows):
+        panels = [("generalization_mse", "generalisation N-step MSE")]
+    elif reappear:
+        panels = [("reappearance", "reappearance error (test)")]
+    else:
+        panels = [("test_mse", "test N-step MSE")]
     panels += [("onset_response", "control-onset response (1 = simulator)")] if onset else []
     panels += [("sheep_error", "sheep distance after the lever (0 = simulator)")] if release else []
     panels += [("vaa", "VAA")] if vaa else []
