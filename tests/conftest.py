@@ -2,6 +2,9 @@
 
 The models in the tests are tiny: with two intra-op threads on a shared 2-core machine, thread
 synchronisation dominates and one update can take 20x longer than single-threaded.
+
+For command-line runs: a tiny real Billiard dataset (``dataset``, ``other_dataset``) and
+``train_argv`` for a tiny ``mbplan train``.
 """
 
 from __future__ import annotations
@@ -65,3 +68,38 @@ def _shepherd_sequences(episodes: int, steps: int = 100) -> SequenceTensors:
 def shepherd_sequences():
     """``shepherd_sequences(episodes, steps=100)``: real Shepherd env sequences (start left)."""
     return _shepherd_sequences
+
+
+#: model options that make every ``mbplan train`` run tiny.
+SMALL_MODEL_ARGV = ["--model.hidden-size", "4", "--model.feature-size", "8", "--model.depth", "1"]
+
+
+def _billiard(root, episodes: int, seed: int = 0):
+    from mbplan.data import generate, generic_spec
+
+    spec = generic_spec("mbplan/BilliardBall-v0", "uniform", episodes=episodes, steps=12, seed=seed)
+    generate(spec, root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def dataset(tmp_path_factory):
+    """20 uniform-policy Billiard episodes of 12 steps."""
+    return _billiard(tmp_path_factory.mktemp("data") / "bb", 20)
+
+
+@pytest.fixture(scope="session")
+def other_dataset(tmp_path_factory):
+    """Another dataset of the same shapes (another seed)."""
+    return _billiard(tmp_path_factory.mktemp("data") / "bb_other", 20, seed=1)
+
+
+@pytest.fixture
+def train_argv():
+    """``train_argv(data, out, *extra)``: ``mbplan train`` on the tiny preset, tiny model."""
+
+    def make(data, out, *extra: str) -> list[str]:
+        argv = ["train", "--preset", "tiny", "--data", str(data), "--out", str(out)]
+        return [*argv, *SMALL_MODEL_ARGV, *extra]
+
+    return make

@@ -298,11 +298,11 @@ TASKS: dict[str, Callable[[], Task]] = {
 def build_core(variant: str, feature_size: int, cell_hidden: int) -> nn.Module:
     """The core of a compared variant.
 
-    RigLSTM variants get ``cell_hidden`` units per cell; the others the same number of units in
-    one cell (``6 * cell_hidden``).
+    RigLSTM and RIMs variants get ``cell_hidden`` units per cell (block); the others the same
+    number of units in one cell (``6 * cell_hidden``).
     """
     core, options = VARIANTS[variant]
-    if core == "riglstm":
+    if core in ("riglstm", "rims"):
         return make_core(core, feature_size, cell_hidden, **options)
     return make_core(core, feature_size, 6 * cell_hidden, **options)
 
@@ -316,4 +316,5 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "gatel0rd": ("gatel0rd", {}),
     "rim": ("riglstm", {"soft_update": False, "input_selection": False}),
     "riglstm": ("riglstm", {}),
+    "rims": ("rims", {}),  # the official RIMs BlocksCore: 6 blocks, top 4 (no dropout)
 }

@@ -28,12 +28,13 @@ from mbplan.models.cells import (
     RecurrentCell,
     RecurrentStack,
     RigLSTMCell,
+    RIMCell,
 )
 from mbplan.models.validation import require_positive_int
 from mbplan.models.world_model import WorldModel
 
 #: The core names ``make_world_model`` accepts.
-CORES = ("gatel0rd", "elman", "gru", "lstm", "brc", "nbrc", "riglstm")
+CORES = ("gatel0rd", "elman", "gru", "lstm", "brc", "nbrc", "riglstm", "rims")
 CORES += ("noise_rnn",)  # the HMM-emulation paper's bias-free ReLU RNN (no read-out here)
 
 #: Options of each core's cell beyond input and hidden size, with their defaults.
@@ -64,6 +65,18 @@ CELL_OPTIONS: dict[str, dict[str, Any]] = {
         "hidden_selection": True,
         "soft_update": True,
     },
+    # the official RIMs BlocksCore (train_mnist.py defaults); hidden_size is per block; dropout
+    # 0.0 here (official 0.1: with dropout the cell draws noise in training mode)
+    "rims": {
+        "num_blocks": 6,
+        "topk": 4,
+        "communication": True,
+        "dropout": 0.0,
+        "input_key_size": 64,
+        "comm_key_size": 16,
+        "comm_value_size": 16,
+        "comm_heads": 4,
+    },
 }
 CELL_OPTIONS["noise_rnn"] = {}
 
@@ -72,7 +85,13 @@ _TORCH_CELLS: dict[str, type[RecurrentCell]] = {
     "gru": GRUCell,
     "lstm": LSTMCell,
 }
-_BISTABLE_CELLS: dict[str, type[BRCCell | NBRCCell]] = {"brc": BRCCell, "nbrc": NBRCCell}
+#: cores whose cell takes ``(input_size, hidden_size, **options)``
+_OPTION_CELLS: dict[str, type[RecurrentCell]] = {
+    "brc": BRCCell,
+    "nbrc": NBRCCell,
+    "riglstm": RigLSTMCell,
+    "rims": RIMCell,
+}
 
 #: Per-task architecture (reference table 1.4).
 PRESETS: dict[str, dict[str, Any]] = {
@@ -110,7 +129,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 #: Adam learning rates, ``task -> core -> regime`` (``"tf"`` teacher forcing, ``"ss"`` scheduled
 #: sampling), reference table 1.4. The paper has no bistable cells: ``brc`` and ``nbrc`` use the
-#: GRU's rates (an assumption, not a paper value); nor RigLSTM: ``riglstm`` uses the LSTM's.
+#: GRU's rates (an assumption, not a paper value); nor RigLSTM or RIMs: ``riglstm`` and ``rims``
+#: use the LSTM's.
 LEARNING_RATES: dict[str, dict[str, dict[str, float]]] = {
     "billiard": {
         "gatel0rd": {"tf": 1e-3, "ss": 5e-4},
@@ -121,6 +141,7 @@ LEARNING_RATES: dict[str, dict[str, dict[str, float]]] = {
         "nbrc": {"tf": 1e-3, "ss": 5e-4},
         "noise_rnn": {"tf": 1e-3, "ss": 5e-4},  # no paper value: the GRU's
         "riglstm": {"tf": 1e-3, "ss": 5e-4},
+        "rims": {"tf": 1e-3, "ss": 5e-4},
     },
     "rrc": {core: {"tf": 5e-3, "ss": 5e-3} for core in CORES},
     "shepherd": {core: {"tf": 1e-3, "ss": 1e-3} for core in CORES},
@@ -177,10 +198,8 @@ def _cell_factory(core: str, options: dict[str, Any]) -> Callable[[int, int], Re
         )
     if core == "noise_rnn":
         return lambda input_size, hidden: NoiseReLUCell(input_size, hidden)
-    if core in _BISTABLE_CELLS:
-        return lambda input_size, hidden: _BISTABLE_CELLS[core](input_size, hidden, **options)
-    if core == "riglstm":
-        return lambda input_size, hidden: RigLSTMCell(input_size, hidden, **options)
+    if core in _OPTION_CELLS:
+        return lambda input_size, hidden: _OPTION_CELLS[core](input_size, hidden, **options)
     return lambda input_size, hidden: _TORCH_CELLS[core](input_size, hidden)
 
 
@@ -231,7 +250,7 @@ def make_core(
     Args:
         core: one of :data:`CORES` (case-insensitive).
         input_size: size of the first layer's input ``x_t``.
-        hidden_size: ``H`` of every layer (RigLSTM: of each of its cells).
+        hidden_size: ``H`` of every layer (RigLSTM: of each of its cells; RIMs: of each block).
         num_layers: stacked cells (GateL0RD: its internal depth defaults to 1).
         **cell_options: options of the core's cell, see :data:`CELL_OPTIONS`.
 
@@ -272,7 +291,8 @@ def make_world_model(
         core: one of :data:`CORES` (case-insensitive).
         obs_dim: observation size.
         action_dim: action size (0 for action-free worlds).
-        hidden_size: ``H``, latent size of every core layer (RigLSTM: of each of its cells).
+        hidden_size: ``H``, latent size of every core layer (RigLSTM: of each of its cells;
+            RIMs: of each block).
         feature_size: ``F``, output size of ``f_pre``; GateL0RD layers also output ``F``.
         depth: the paper's depth (see the module docstring): GateL0RD's ``num_layers_internal``,
             the other cores' ``num_layers``, unless those are given explicitly.
@@ -288,7 +308,8 @@ def make_world_model(
         **cell_options: options of the core's cell, see :data:`CELL_OPTIONS` (GateL0RD:
             ``num_layers_internal``, ``gate_type``, ``stochastic_gates``, ``gate_noise_level``,
             ``output_gate``; BRC/nBRC: ``candidate_bias``; RigLSTM: ``num_cells``,
-            ``active_cells``, ... and the four mechanism switches, see its cell).
+            ``active_cells``, ... and the four mechanism switches, see its cell; RIMs:
+            ``num_blocks``, ``topk``, ``communication``, ``dropout`` and the attention sizes).
 
     Returns:
         The :class:`WorldModel`, with ``hparams`` set to the resolved arguments.

@@ -39,7 +39,7 @@ def test_digits_are_binarised_and_resized_by_nearest_neighbour():
 
 def test_variants_compare_equal_numbers_of_units():
     lstm, rim = build_core("lstm", 16, 8), build_core("rim", 16, 8)
-    assert lstm.output_size == rim.output_size == 48
+    assert lstm.output_size == rim.output_size == build_core("rims", 16, 8).output_size == 48
     cell = rim.cells[0]
     assert not cell.soft_update and not cell.input_selection
     assert cell.cell_selection and cell.hidden_selection

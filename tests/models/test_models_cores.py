@@ -22,10 +22,18 @@ SMALL_OPTIONS = {
         "comm_topk": 1,
         "view_size": 2,
         "key_size": 2,
-    }
+    },
+    "rims": {
+        "num_blocks": 2,
+        "topk": 1,
+        "input_key_size": 2,
+        "comm_key_size": 2,
+        "comm_value_size": 2,
+        "comm_heads": 2,
+    },
 }
-# hidden sizes packed per layer: LSTM [h, c]; RigLSTM [h, c] of each of its 2 (small) cells
-STATE_FACTOR = {"lstm": 2, "riglstm": 2 * 2}
+# hidden sizes packed per layer: LSTM [h, c]; RigLSTM / RIMs [h, c] of each of its 2 (small) cells
+STATE_FACTOR = {"lstm": 2, "riglstm": 2 * 2, "rims": 2 * 2}
 
 
 def _model(core: str, obs_dim: int = 3, action_dim: int = 2, seed: int = 0, **overrides):
@@ -147,6 +155,27 @@ def test_core_sequence_path_equals_generic_unroll_in_training_mode(core):
             assert b is None
         else:
             torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("core", sorted(SMALL_OPTIONS))
+def test_step_sequence_and_rollout_paths_agree_at_the_default_options(core):
+    # the cores tested here at smaller options, at their own defaults (RigLSTM: the document's
+    # sizes; RIMs: the official ones), one layer
+    torch.manual_seed(8)
+    model = make_world_model(core, 3, 2, hidden_size=4, feature_size=6, k=2).eval()
+    obs, actions = _data(time=10, seed=9)
+    fused = model(obs, actions, return_states=True)
+    state = model.initial_state(obs[:, :2], actions[:, :2])
+    stepped = []
+    for t in range(10):
+        pred, state, _ = model.step(obs[:, t], actions[:, t], state)
+        stepped.append(pred)
+    torch.testing.assert_close(fused.predictions, torch.stack(stepped, 1), atol=1e-6, rtol=0)
+    torch.testing.assert_close(fused.state, state, atol=1e-6, rtol=0)
+    closed = model(obs, actions, teacher_prob=0.0)
+    warm = model(obs[:, :2], actions[:, :2])
+    preds, _ = model.rollout(warm.state, warm.predictions[:, -1], actions[:, 2:])
+    torch.testing.assert_close(closed.predictions[:, 2:], preds, atol=1e-6, rtol=0)
 
 
 @pytest.mark.parametrize("core", CORES)

@@ -226,26 +226,6 @@ def test_gradcheck_float64_through_every_mechanism_at_the_document_sizes():
     assert torch.autograd.gradcheck(run, inputs, eps=1e-6, atol=1e-5, fast_mode=True)
 
 
-def test_step_sequence_and_rollout_paths_agree_at_the_document_sizes():
-    torch.manual_seed(8)
-    model = make_world_model("riglstm", 3, 2, hidden_size=4, feature_size=6, k=2).eval()
-    generator = torch.Generator().manual_seed(9)
-    obs = torch.randn(4, 10, 3, generator=generator)
-    actions = torch.randn(4, 10, 2, generator=generator)
-    fused = model(obs, actions, return_states=True)
-    state = model.initial_state(obs[:, :2], actions[:, :2])
-    stepped = []
-    for t in range(10):
-        pred, state, _ = model.step(obs[:, t], actions[:, t], state)
-        stepped.append(pred)
-    torch.testing.assert_close(fused.predictions, torch.stack(stepped, 1), atol=1e-6, rtol=0)
-    torch.testing.assert_close(fused.state, state, atol=1e-6, rtol=0)
-    closed = model(obs, actions, teacher_prob=0.0)
-    warm = model(obs[:, :2], actions[:, :2])
-    preds, _ = model.rollout(warm.state, warm.predictions[:, -1], actions[:, 2:])
-    torch.testing.assert_close(closed.predictions[:, 2:], preds, atol=1e-6, rtol=0)
-
-
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [("active_cells", 7, "active_cells"), ("view_topk", 7, "view_topk"), ("num_cells", 0, "")],

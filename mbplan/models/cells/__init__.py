@@ -15,6 +15,7 @@ from mbplan.models.cells.gatel0rd import GateL0RDCell
 from mbplan.models.cells.gates import GATE_TYPES, heaviside_st, retanh
 from mbplan.models.cells.noise_rnn import NoiseReLUCell
 from mbplan.models.cells.riglstm import RigLSTMCell
+from mbplan.models.cells.rims import RIMCell
 from mbplan.models.cells.rnn import ElmanCell, GRUCell, LSTMCell, TorchRecurrentCell
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "NBRCCell",
     "NoiseReLUCell",
     "ProjectedCell",
+    "RIMCell",
     "RecurrentCell",
     "RecurrentStack",
     "RigLSTMCell",

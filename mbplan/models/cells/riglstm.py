@@ -91,25 +91,8 @@ import torch
 from torch import nn
 
 from mbplan.models.affine import add_matmul
-from mbplan.models.cells.base import ProjectedCell
+from mbplan.models.cells.modular import ModularCell, group_linear, topk_mask
 from mbplan.models.validation import require_positive_int
-
-
-def topk_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
-    """Boolean mask of the ``k`` largest entries along the last dimension.
-
-    Args:
-        scores: ``(..., n)``.
-        k: how many to keep, ``1 <= k <= n``.
-
-    Returns:
-        ``(..., n)`` bool, exactly ``k`` entries true per row (ties broken by ``torch.topk``).
-    """
-    if k >= scores.shape[-1]:
-        return torch.ones_like(scores, dtype=torch.bool)
-    indices = scores.topk(k, dim=-1).indices  # indices carry no gradient
-    # out of place: vmap (run groups) has a batching rule for scatter, not for scatter_
-    return torch.zeros_like(scores, dtype=torch.bool).scatter(-1, indices, True)
 
 
 def _masked_softmax(scores: torch.Tensor, keep: torch.Tensor | None, null: bool) -> torch.Tensor:
@@ -123,17 +106,6 @@ def _masked_softmax(scores: torch.Tensor, keep: torch.Tensor | None, null: bool)
         return scores.softmax(-1)
     zero = scores.new_zeros(scores.shape[:-1] + (1,))
     return torch.cat([zero, scores], dim=-1).softmax(-1)[..., 1:]
-
-
-def _group(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Per-group linear map: ``x (..., G, in)``, ``weight (G, in, out)`` -> ``(..., G, out)``."""
-    if x.dim() == 3:  # the per-step case: batched matmul over the group axis, views around it
-        return torch.bmm(x.transpose(0, 1), weight).transpose(0, 1)
-    lead = x.shape[:-2]
-    groups, fan_in = x.shape[-2:]
-    flat = x.reshape(-1, groups, fan_in).transpose(0, 1)  # (G, M, in)
-    out = torch.bmm(flat, weight).transpose(0, 1)  # (M, G, out)
-    return out.reshape(*lead, groups, weight.shape[-1])
 
 
 class RigSelections(NamedTuple):
@@ -163,7 +135,7 @@ class _RigWeights(NamedTuple):
     lstm_bias: torch.Tensor  # (N, 4H)
 
 
-class RigLSTMCell(ProjectedCell):
+class RigLSTMCell(ModularCell):
     """RigLSTM-style layer of ``num_cells`` LSTM cells (see the module docstring).
 
     Args:
@@ -222,8 +194,7 @@ class RigLSTMCell(ProjectedCell):
             if value > upper:
                 raise ValueError(f"{name}: expected at most {label}={upper}, got {value}")
         cells, hidden = num_cells, hidden_size
-        super().__init__(input_size, cells * hidden, 2 * cells * hidden, 0)
-        self.hidden_size = hidden
+        super().__init__(input_size, hidden, cells)
         self.num_cells = cells
         self.active_cells = active_cells
         self.num_views = num_views
@@ -302,7 +273,7 @@ class RigLSTMCell(ProjectedCell):
             slots = slots.unflatten(-1, (self.num_views, self.view_size))
         else:
             slots = x.unsqueeze(-2)
-        keys = _group(slots, self.key_weight) if self._scored else None
+        keys = group_linear(slots, self.key_weight) if self._scored else None
         soft_x = x @ self.soft_query_x if self.soft_update else None
         if self.input_selection:
             return slots, keys, soft_x, None
@@ -317,14 +288,6 @@ class RigLSTMCell(ProjectedCell):
         """Whether input-slot similarity scores are needed (cell or input selection)."""
         return self.cell_selection or self.input_selection
 
-    def _recur(
-        self,
-        projected: tuple[torch.Tensor | None, ...],
-        state: torch.Tensor,
-        weights: _RigWeights,
-    ) -> tuple[torch.Tensor, None]:
-        return self._update(projected, state, weights)[0], None
-
     def _update(
         self,
         projected: tuple[torch.Tensor | None, ...],
@@ -333,9 +296,9 @@ class RigLSTMCell(ProjectedCell):
     ) -> tuple[torch.Tensor, RigSelections]:
         """One step: the new packed state ``(B, 2 N H)`` and what each mechanism chose."""
         slots, keys, soft_x, gates_x = projected
-        cells, hidden, key = self.num_cells, self.hidden_size, self.key_size
-        h, c = state.unflatten(-1, (2, cells, hidden)).unbind(-3)  # (B, N, H) each
-        fused = _group(h, weights.recurrent)  # (B, N, 4H + ...)
+        hidden, key = self.hidden_size, self.key_size
+        h, c = self._unpack(state)  # (B, N, H) each
+        fused = group_linear(h, weights.recurrent)  # (B, N, 4H + ...)
         gates = fused[..., : 4 * hidden] + weights.lstm_bias
         offset = 4 * hidden
         active = read = comm_read = soft = None
@@ -351,7 +314,7 @@ class RigLSTMCell(ProjectedCell):
             read = _masked_softmax(scores, keep, null=self.cell_selection)  # (B, N, S)
         if self.input_selection:
             assert slots is not None and read is not None
-            gates = gates + _group(torch.bmm(read, slots), self.input_weight)
+            gates = gates + group_linear(torch.bmm(read, slots), self.input_weight)
         else:
             assert gates_x is not None
             gates = gates + (gates_x if read is None else read * gates_x)
@@ -362,7 +325,7 @@ class RigLSTMCell(ProjectedCell):
             comm_scores = torch.bmm(comm_q, comm_k.transpose(1, 2)) * self._scale  # (B, N, N)
             keep = topk_mask(comm_scores, self.comm_topk)
             comm_read = _masked_softmax(comm_scores, keep, null=False)
-            gates = gates + _group(torch.bmm(comm_read, comm_v), self.comm_input_weight)
+            gates = gates + group_linear(torch.bmm(comm_read, comm_v), self.comm_input_weight)
         in_gate, forget, candidate, out_gate = gates.chunk(4, dim=-1)
         c_new = torch.sigmoid(forget) * c + torch.sigmoid(in_gate) * torch.tanh(candidate)
         h_new = torch.sigmoid(out_gate) * torch.tanh(c_new)
@@ -372,7 +335,7 @@ class RigLSTMCell(ProjectedCell):
             old_keys = fused[..., offset : offset + key]
             hard = h_new if step is None else h + step * (h_new - h)
             query = soft_x + hard.flatten(1) @ self.soft_query_h  # (B, d_k)
-            new_keys = _group(h_new, self.soft_key)
+            new_keys = group_linear(h_new, self.soft_key)
             logit = torch.bmm(new_keys - old_keys, query.unsqueeze(-1)) * self._scale
             soft = torch.sigmoid(logit)  # (B, N, 1)
             step = soft if step is None else step * soft
@@ -386,7 +349,7 @@ class RigLSTMCell(ProjectedCell):
             comm_weights=comm_read,
             soft_weights=None if soft is None else soft.squeeze(-1),
         )
-        return torch.cat([h_out.flatten(1), c_out.flatten(1)], dim=-1), selections
+        return self._pack(h_out, c_out), selections
 
     def selections(self, x: torch.Tensor, state: torch.Tensor) -> RigSelections:
         """What each mechanism chooses in one step from ``state`` on input ``x``.
@@ -398,11 +361,7 @@ class RigLSTMCell(ProjectedCell):
         Returns:
             The :class:`RigSelections` of that step (the same numbers the step uses).
         """
-        weights = self._prepare()
-        return self._update(self._project(x, None, weights), state, weights)[1]
-
-    def _readout(self, x: torch.Tensor, state: torch.Tensor, weights: _RigWeights) -> torch.Tensor:
-        return state[..., : self.output_size]
+        return self._step_record(x, state)[1]
 
     def extra_repr(self) -> str:
         """Sizes and options, for ``repr``."""
