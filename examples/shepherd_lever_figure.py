@@ -46,10 +46,8 @@ def main() -> None:
     models = []
     for run in args.runs:
         model, _ = load_run_model(run, which="best", device="cpu")
-        core = json.loads((run / "config.json").read_text())["core"]
-        models.append(
-            (f"{core} (seed {json.loads((run / 'config.json').read_text())['seed']})", model.eval())
-        )
+        config = json.loads((run / "config.json").read_text())
+        models.append((f"{config['core']} (seed {config['seed']})", model.eval()))
     figure, axes = plt.subplots(
         2, len(args.seeds), figsize=(4.0 * len(args.seeds), 5.4), squeeze=False, sharex=True
     )
